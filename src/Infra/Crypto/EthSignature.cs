@@ -1,0 +1,67 @@
+using NBitcoin.Secp256k1;
+
+namespace InfraMind.Node.Crypto;
+
+/// <summary>Why a signature was not accepted.</summary>
+public enum SignatureError
+{
+    None,
+    Length,
+    RecoveryByte,
+    HighS,
+    Unrecoverable,
+}
+
+/// <summary>Recovery of the signer of a 65-byte r ‖ s ‖ v signature, strict about malleable forms.</summary>
+public static class EthSignature
+{
+    public const int Size = 65;
+
+    // n / 2 for secp256k1, big-endian: an s above it is the malleable twin of a valid signature (EIP-2).
+    private static ReadOnlySpan<byte> HalfOrder =>
+    [
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x5d, 0x57, 0x6e, 0x73, 0x57, 0xa4, 0x50, 0x1d, 0xdf, 0xe9, 0x2f, 0x46, 0x68, 0x1b, 0x20, 0xa0,
+    ];
+
+    /// <summary>Recovers the address that signed <paramref name="digest"/>.</summary>
+    public static bool TryRecover(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, out Address signer, out SignatureError error)
+    {
+        signer = default;
+        if (digest.Length != 32 || signature.Length != Size)
+        {
+            error = SignatureError.Length;
+            return false;
+        }
+
+        byte v = signature[64];
+        if (v is not (27 or 28))
+        {
+            error = SignatureError.RecoveryByte;
+            return false;
+        }
+
+        if (signature.Slice(32, 32).SequenceCompareTo(HalfOrder) > 0)
+        {
+            error = SignatureError.HighS;
+            return false;
+        }
+
+        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(signature[..64], v - 27, out SecpRecoverableECDSASignature? recoverable)
+            || !ECPubKey.TryRecover(Context.Instance, recoverable!, digest, out ECPubKey? publicKey))
+        {
+            error = SignatureError.Unrecoverable;
+            return false;
+        }
+
+        Span<byte> uncompressed = stackalloc byte[NodeKey.UncompressedPublicKeySize];
+        publicKey!.WriteToSpan(compressed: false, uncompressed, out _);
+        signer = Address.FromPublicKey(uncompressed);
+        error = SignatureError.None;
+        return true;
+    }
+
+    /// <summary>True when the signature is valid and recovers to <paramref name="expectedSigner"/>.</summary>
+    public static bool Verify(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, in Address expectedSigner) =>
+        TryRecover(digest, signature, out Address signer, out _) && signer == expectedSigner;
+}
