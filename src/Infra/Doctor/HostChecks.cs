@@ -1,0 +1,184 @@
+using System.Net.Sockets;
+using System.Text;
+using InfraMind.Node.Configuration;
+using InfraMind.Node.Crypto;
+using InfraMind.Node.Errors;
+
+namespace InfraMind.Node.Doctor;
+
+/// <summary>
+/// The preflight checks of `infra doctor` (CONTRACT.md §1). Each one is independent, never throws, and says
+/// how to fix what it finds. Later capabilities add theirs here.
+/// </summary>
+public static class HostChecks
+{
+    /// <summary>Engine API sockets tried, in order, when runtime.socket is not set.</summary>
+    public static IReadOnlyList<string> EngineSocketCandidates(HostPaths host)
+    {
+        var candidates = new List<string> { "/var/run/docker.sock", "/run/podman/podman.sock" };
+        string? runtimeDir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        if (!host.IsRoot && !string.IsNullOrEmpty(runtimeDir))
+            candidates.Add(Path.Combine(runtimeDir, "podman", "podman.sock"));
+        return candidates;
+    }
+
+    public static IEnumerable<CheckResult> RunAll(NodeConfig config, HostPaths host)
+    {
+        yield return Identity(config);
+        yield return StateDirectory(config);
+        yield return CacheDisk(config);
+        yield return Engine(config, host);
+        yield return Clock(DateTimeOffset.UtcNow);
+    }
+
+    public static CheckResult Identity(NodeConfig config)
+    {
+        const string name = "identity";
+        try
+        {
+            UnixFileMode mode = IdentityFile.CheckPermissions(config.Node.Identity);
+            using NodeKey key = IdentityFile.Load(config.Node.Identity);
+            return CheckResult.Ok(name, $"node {key.Address} (key {config.Node.Identity}, mode {IdentityFile.FormatMode(mode)})");
+        }
+        catch (InfraException e)
+        {
+            return CheckResult.FromError(name, e.Message);
+        }
+    }
+
+    public static CheckResult StateDirectory(NodeConfig config)
+    {
+        const string name = "state dir";
+        string dir = config.Node.StateDir;
+        string? existing = NearestExisting(dir);
+        if (existing is null)
+            return CheckResult.Failed(name, $"{dir} has no existing parent folder", "set node.state_dir to a path on a mounted filesystem");
+        if (File.Exists(existing))
+            return CheckResult.Failed(name, $"{existing} is a file, not a folder", "set node.state_dir to a folder path");
+
+        if (!CanWrite(existing))
+            return CheckResult.Failed(name, $"{existing} is not writable by this user", $"run as the user that owns {existing}, or set node.state_dir");
+        return CheckResult.Ok(name, existing == dir ? $"{dir} (writable)" : $"{dir} (will be created under {existing})");
+    }
+
+    public static CheckResult CacheDisk(NodeConfig config)
+    {
+        const string name = "cache disk";
+        string dir = config.CacheDir;
+        string? existing = NearestExisting(dir);
+        if (existing is null)
+            return CheckResult.Failed(name, $"{dir} has no existing parent folder", "set cache.dir to a path on a mounted filesystem");
+
+        long free;
+        try
+        {
+            free = new DriveInfo(existing).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return CheckResult.Failed(name, $"cannot measure free space at {existing}: {e.Message}", "set cache.dir to a readable, mounted folder");
+        }
+
+        long budget = config.Cache.MaxBytes;
+        string summary = $"{dir}: {ByteSize.Format(free / (1 << 20) * (1 << 20))} free, budget {ByteSize.Format(budget)}";
+        return free >= budget
+            ? CheckResult.Ok(name, summary)
+            : CheckResult.Failed(name, summary, $"free space on that filesystem, or lower cache.max_bytes to at most {ByteSize.Format(free / (1 << 20) * (1 << 20))}");
+    }
+
+    public static CheckResult Engine(NodeConfig config, HostPaths host)
+    {
+        const string name = "engine";
+        IReadOnlyList<string> sockets = config.Runtime.Socket is { } configured
+            ? [configured]
+            : config.Runtime.Engine switch
+            {
+                EngineChoice.Docker => ["/var/run/docker.sock"],
+                EngineChoice.Podman => EngineSocketCandidates(host).Where(s => s.Contains("podman", StringComparison.Ordinal)).ToList(),
+                _ => EngineSocketCandidates(host),
+            };
+
+        var problems = new List<string>();
+        foreach (string socket in sockets)
+        {
+            if (!File.Exists(socket))
+            {
+                problems.Add($"{socket}: no such socket");
+                continue;
+            }
+
+            string? failure = Ping(socket);
+            if (failure is null)
+                return CheckResult.Ok(name, $"engine API answers at {socket}");
+            problems.Add($"{socket}: {failure}");
+        }
+
+        return CheckResult.Failed(
+            name,
+            $"no container engine answers ({string.Join("; ", problems)})",
+            "start Docker (`dockerd`) or Podman (`podman system service --time=0 unix:///run/podman/podman.sock`), or set runtime.socket");
+    }
+
+    public static CheckResult Clock(DateTimeOffset now)
+    {
+        const string name = "clock";
+        var floor = DateTimeOffset.FromUnixTimeSeconds(BuildInfo.SourceEpoch);
+        return now >= floor
+            ? CheckResult.Ok(name, $"{now:yyyy-MM-ddTHH:mm:ssZ} (skew against the scheduler is checked once the mesh link is up)")
+            : CheckResult.Failed(name, $"the system clock reads {now:yyyy-MM-ddTHH:mm:ssZ}, before this binary's source was written ({floor:yyyy-MM-dd})", "set the time (enable NTP: `timedatectl set-ntp true`); job deadlines and signatures depend on it");
+    }
+
+    /// <summary>Minimal Engine API ping; the full engine client lives with the container runtime.</summary>
+    private static string? Ping(string socketPath)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            socket.ReceiveTimeout = 2000;
+            socket.SendTimeout = 2000;
+            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            socket.Send("GET /_ping HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n"u8);
+            Span<byte> buffer = stackalloc byte[512];
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                int read = socket.Receive(buffer[total..]);
+                if (read == 0)
+                    break;
+                total += read;
+            }
+
+            string reply = Encoding.ASCII.GetString(buffer[..total]);
+            return reply.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) || reply.StartsWith("HTTP/1.0 200", StringComparison.Ordinal)
+                ? null
+                : $"unexpected answer '{reply.Split('\r')[0]}'";
+        }
+        catch (SocketException e)
+        {
+            return e.SocketErrorCode == SocketError.AccessDenied ? "permission denied (add this user to the docker group, or run as root)" : e.Message;
+        }
+    }
+
+    private static string? NearestExisting(string path)
+    {
+        string? current = Path.GetFullPath(path);
+        while (current is not null && !Directory.Exists(current) && !File.Exists(current))
+            current = Path.GetDirectoryName(current);
+        return current;
+    }
+
+    private static bool CanWrite(string folder)
+    {
+        string probe = Path.Combine(folder, $".infra-doctor-{Environment.ProcessId}");
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
