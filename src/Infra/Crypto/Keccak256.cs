@@ -89,7 +89,7 @@ public struct Keccak256
         Permute(state);
     }
 
-    private static ReadOnlySpan<ulong> RoundConstants =>
+    private static readonly ulong[] RoundConstants =
     [
         0x0000000000000001UL, 0x0000000000008082UL, 0x800000000000808aUL, 0x8000000080008000UL,
         0x000000000000808bUL, 0x0000000080000001UL, 0x8000000080008081UL, 0x8000000000008009UL,
@@ -132,6 +132,7 @@ public struct Keccak256
         ulong s23 = state[23];
         ulong s24 = state[24];
 
+        ReadOnlySpan<ulong> roundConstants = RoundConstants;
         for (int round = 0; round < 24; round++)
         {
             ulong c0 = s0 ^ s5 ^ s10 ^ s15 ^ s20, c1 = s1 ^ s6 ^ s11 ^ s16 ^ s21, c2 = s2 ^ s7 ^ s12 ^ s17 ^ s22,
@@ -191,7 +192,7 @@ public struct Keccak256
             s22 = b22 ^ (~b23 & b24);
             s23 = b23 ^ (~b24 & b20);
             s24 = b24 ^ (~b20 & b21);
-            s0 ^= RoundConstants[round];
+            s0 ^= roundConstants[round];
         }
 
         state[0] = s0;
