@@ -36,9 +36,9 @@ public static class HostChecks
         const string name = "identity";
         try
         {
-            UnixFileMode mode = IdentityFile.CheckPermissions(config.Node.Identity);
             using NodeKey key = IdentityFile.Load(config.Node.Identity);
-            return CheckResult.Ok(name, $"node {key.Address} (key {config.Node.Identity}, mode {IdentityFile.FormatMode(mode)})");
+            string mode = IdentityFile.FormatMode(File.GetUnixFileMode(config.Node.Identity));
+            return CheckResult.Ok(name, $"node {key.Address} (key {config.Node.Identity}, mode {mode})");
         }
         catch (InfraException e)
         {
