@@ -1,0 +1,67 @@
+using BenchmarkDotNet.Reports;
+
+namespace InfraMind.Node.Benchmarks;
+
+/// <summary>
+/// The allocation rule for hashing: every benchmark whose method name starts with one of
+/// <see cref="BudgetedPrefixes"/> must allocate at most <see cref="MaxBytesPerOperation"/> bytes per operation.
+/// Checked on BenchmarkDotNet's summaries after a run; any benchmark that failed to build or run fails too.
+/// </summary>
+internal static class AllocationBudget
+{
+    public const long MaxBytesPerOperation = 0;
+
+    public static readonly IReadOnlyList<string> BudgetedPrefixes = ["Keccak", "Eip712"];
+
+    public static bool IsBudgeted(string benchmarkName) =>
+        BudgetedPrefixes.Any(prefix => benchmarkName.StartsWith(prefix, StringComparison.Ordinal));
+
+    /// <summary>Writes one line per budgeted benchmark and per problem; true when everything passed.</summary>
+    public static bool Check(IReadOnlyList<Summary> summaries, TextWriter output)
+    {
+        var failures = new List<string>();
+        int budgeted = 0;
+
+        foreach (Summary summary in summaries)
+        {
+            foreach (var error in summary.ValidationErrors.Where(e => e.IsCritical))
+                failures.Add($"validation error: {error.Message}");
+
+            var reported = summary.Reports.Select(r => r.BenchmarkCase).ToHashSet();
+            foreach (var missing in summary.BenchmarksCases.Where(c => !reported.Contains(c)))
+                failures.Add($"{missing.Descriptor.WorkloadMethod.Name}: no report (did not run)");
+
+            foreach (BenchmarkReport report in summary.Reports)
+            {
+                string name = report.BenchmarkCase.Descriptor.WorkloadMethod.Name;
+                if (!report.Success)
+                {
+                    failures.Add($"{name}: failed to build or run; see the log under {summary.LogFilePath}");
+                    continue;
+                }
+
+                if (!IsBudgeted(name))
+                    continue;
+
+                budgeted++;
+                long? bytes = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
+                if (bytes is null)
+                    failures.Add($"{name}: allocations were not measured (is [MemoryDiagnoser] on?)");
+                else if (bytes > MaxBytesPerOperation)
+                    failures.Add($"{name}: allocated {bytes} B/op; the budget is {MaxBytesPerOperation} B/op");
+                else
+                    output.WriteLine($"allocation budget: ok   {name}: {bytes} B/op");
+            }
+        }
+
+        if (budgeted == 0)
+            failures.Add($"no benchmark named {string.Join(" or ", BudgetedPrefixes.Select(p => p + "*"))} ran, so nothing was checked");
+
+        foreach (string failure in failures)
+            output.WriteLine($"allocation budget: FAIL {failure}");
+        output.WriteLine(failures.Count == 0
+            ? $"allocation budget: passed ({budgeted} benchmarks at <= {MaxBytesPerOperation} B/op)"
+            : $"allocation budget: FAILED ({failures.Count} problem(s))");
+        return failures.Count == 0;
+    }
+}

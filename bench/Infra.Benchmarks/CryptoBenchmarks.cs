@@ -1,0 +1,129 @@
+using BenchmarkDotNet.Attributes;
+using InfraMind.Node.Crypto;
+using InfraMind.Node.Crypto.Eip712;
+
+namespace InfraMind.Node.Benchmarks;
+
+/// <summary>
+/// The node's per-job crypto: hashing payloads, the EIP-712 digest of a job, signing it and recovering a signer.
+/// Names starting with Keccak or Eip712 are held to 0 B/op by <see cref="AllocationBudget"/>.
+/// </summary>
+[MemoryDiagnoser]
+public class CryptoBenchmarks : IDisposable
+{
+    // The "Job realistic" vector of tests/vectors/crypto-vectors.json (checked there against ethers).
+    private const ulong ChainId = 31337;
+    private const string InputHash = "0x8f7525715e702d974c68ccf654815c6626e4b661862f57c5db3b9b91fdcb72c9";
+    private const string NodeAddress = "0x4B538D48267af2a57D607a0d2C2Ec23dF9AE784b";
+    private const string ExpectedDigest = "0xd00b4a9bc91e6b93a5a7935e63cae7be539f88e154d2be78dde3662fd449c4f6";
+    private const string PrivateKey = "cfcc913a7286b101bf53ef1a901fe07112fad76b93f15ca30b3e40055842bb3d";
+    private const string ExpectedSignature = "eef37813ea350c123ec1932821e8a438c5fff15e2de32ff3cc34d910dbd4f6b3729226737b3d9f3344e94d4607df0b920fee29181c8f64a3c2a76c76bc3808b41c";
+    private const string ExpectedSigner = "0x1333014a9b2a0B070FFb9B10e2245B06F6AFfd41";
+
+    private byte[] _data32 = [];
+    private byte[] _data1KiB = [];
+    private byte[] _data1MiB = [];
+    private Eip712Domain _domain = null!;
+    private JobStruct _job;
+    private byte[] _digest = [];
+    private NodeKey? _key;
+    private byte[] _signatureOut = [];
+    private byte[] _signature = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _data32 = Pattern(32);
+        _data1KiB = Pattern(1024);
+        _data1MiB = Pattern(1024 * 1024);
+
+        _domain = new Eip712Domain(ChainId);
+        _job = new JobStruct(
+            JobId: "a6b4-23fa",
+            ModelHash: "QmWx9aLz3kVn8rT2pQe5sJ7yHdF4gBc6mN1oUxR9vKtZwE",
+            ContainerUri: "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi/serve:1.4.2",
+            Entrypoint: "serve.py",
+            InputSchema: "text",
+            OutputSchema: "embedding<float>",
+            InputHash: ParseHash(InputHash),
+            Deadline: 1_719_450_000,
+            Node: ParseAddress(NodeAddress));
+
+        // Measure the right thing: the inputs must reproduce the vector byte for byte.
+        Hash32 digest = _domain.Digest(in _job);
+        Require(digest == ParseHash(ExpectedDigest), $"Job digest {digest} is not the vector's {ExpectedDigest}");
+        _digest = ((ReadOnlySpan<byte>)digest).ToArray();
+
+        Require(NodeKey.TryCreate(Convert.FromHexString(PrivateKey), out _key), "the vector's private key was refused");
+        _signatureOut = new byte[EthSignature.Size];
+        _signature = Convert.FromHexString(ExpectedSignature);
+        _key!.Sign(_digest, _signatureOut);
+        Require(_signatureOut.AsSpan().SequenceEqual(_signature), "signing the vector's digest gave another signature");
+        Require(
+            EthSignature.TryRecover(_digest, _signature, out Address signer, out SignatureError error) && signer == ParseAddress(ExpectedSigner),
+            $"recovery gave {signer} ({error}), not {ExpectedSigner}");
+    }
+
+    [GlobalCleanup]
+    public void Dispose()
+    {
+        _key?.Dispose();
+        _key = null;
+        GC.SuppressFinalize(this);
+    }
+
+    [Benchmark]
+    public Hash32 Keccak32B() => Keccak256.Hash(_data32);
+
+    [Benchmark]
+    public Hash32 Keccak1KiB() => Keccak256.Hash(_data1KiB);
+
+    [Benchmark]
+    public Hash32 Keccak1MiB() => Keccak256.Hash(_data1MiB);
+
+    /// <summary>hashStruct(Job) (nine fields, six strings) plus the 0x1901 ‖ separator ‖ structHash wrap.</summary>
+    [Benchmark]
+    public Hash32 Eip712JobDigest() => _domain.Digest(in _job);
+
+    /// <summary>Recoverable ECDSA over a 32-byte digest (RFC 6979 nonce), written as r ‖ s ‖ v.</summary>
+    [Benchmark]
+    public byte Secp256k1Sign()
+    {
+        _key!.Sign(_digest, _signatureOut);
+        return _signatureOut[64];
+    }
+
+    /// <summary>EIP-2 checks, public key recovery and keccak of the key into an address.</summary>
+    [Benchmark]
+    public Address Secp256k1Recover()
+    {
+        EthSignature.TryRecover(_digest, _signature, out Address signer, out _);
+        return signer;
+    }
+
+    private static byte[] Pattern(int length)
+    {
+        var data = new byte[length];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (byte)((i * 167) + 13);
+        return data;
+    }
+
+    private static Hash32 ParseHash(string text)
+    {
+        Require(Hash32.TryParse(text, out Hash32 hash), $"bad hash {text}");
+        return hash;
+    }
+
+    private static Address ParseAddress(string text)
+    {
+        Require(Address.TryParse(text, out Address address), $"bad address {text}");
+        return address;
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition)
+            throw new InvalidOperationException("benchmark setup: " + message);
+    }
+}
