@@ -1,0 +1,43 @@
+# inframind-node: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+NATIVE := dist/infra-linux-x64
+SOURCES := $(shell find src -name '*.cs' -o -name '*.csproj' -o -name 'packages.lock.json') Directory.Build.props Directory.Packages.props
+TEST_LOG := TestResults/test.log
+
+.PHONY: help build native test vectors-check demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+build: ## compile everything (JIT, Debug)
+	dotnet build inframind-node.sln --nologo -v quiet
+
+native: $(NATIVE) ## publish the native binary for this machine into dist/
+
+$(NATIVE): $(SOURCES)
+	./build.sh x64
+
+test: $(NATIVE) ## run every test against the native binary; prints "N passed, N failed"
+	@mkdir -p TestResults
+	@status=0; \
+	INFRA_BIN=$(abspath $(NATIVE)) dotnet test inframind-node.sln --nologo 2>&1 | tee $(TEST_LOG) || status=$$?; \
+	passed=$$(grep -oE 'Passed: +[0-9]+' $(TEST_LOG) | awk '{s += $$2} END {print s + 0}'); \
+	failed=$$(grep -oE 'Failed: +[0-9]+' $(TEST_LOG) | awk '{s += $$2} END {print s + 0}'); \
+	skipped=$$(grep -oE 'Skipped: +[0-9]+' $(TEST_LOG) | awk '{s += $$2} END {print s + 0}'); \
+	echo "tests: $$passed passed, $$failed failed, $$skipped skipped"; \
+	exit $$status
+
+vectors-check: ## regenerate the crypto vectors with ethers/noble and fail if the committed ones differ
+	cd tests/vectors && npm ci --no-audit --no-fund --silent && node make-vectors.mjs --check
+
+demo: $(NATIVE) ## what the node can do so far, end to end on this machine
+	@scripts/demo.sh
+
+bench: ## run the benchmarks briefly; results in bench/results/
+	bench/run.sh
+
+clean: ## remove build outputs
+	rm -rf dist obj TestResults bench/results/*/ src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj
