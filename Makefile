@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 NATIVE := dist/infra-linux-x64
-SOURCES := $(shell find src -name '*.cs' -o -name '*.csproj' -o -name 'packages.lock.json') Directory.Build.props Directory.Packages.props
+SOURCES := $(shell find src -path '*/obj' -prune -o -path '*/bin' -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name 'packages.lock.json' \) -print) Directory.Build.props Directory.Packages.props
 TEST_LOG := TestResults/test.log
 
 .PHONY: help build native test vectors-check demo bench clean
