@@ -44,7 +44,8 @@ start_podman() {
   # Without CAP_SYS_RESOURCE every container fails on Podman's default ulimits; lower them (ENVIRONMENT.md).
   mkdir -p "$(dirname "$podman_conf")" "$(dirname "$podman_socket")"
   printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' >"$podman_conf"
-  (CONTAINERS_CONF=$podman_conf setsid podman system service --time=0 "unix://$podman_socket" >/tmp/inframind-podman.log 2>&1 &)
+  # conmon writes its OOM marker into the service's working directory: keep that out of any checkout.
+  (cd "$(dirname "$podman_socket")" && CONTAINERS_CONF=$podman_conf setsid podman system service --time=0 "unix://$podman_socket" >/tmp/inframind-podman.log 2>&1 &)
   wait_for podman "$podman_socket" /tmp/inframind-podman.log
 }
 
