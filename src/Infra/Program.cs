@@ -11,6 +11,7 @@ public static class Program
         InitCommand.Spec,
         RunCommand.Spec,
         DoctorCommand.Spec,
+        SandboxCommand.Spec,
         VersionCommand.Spec,
     ];
 
@@ -56,7 +57,7 @@ public static class Program
             return 0;
         }
 
-        if (parsed.Positionals.Count > 0)
+        if (parsed.Positionals.Count > 0 && !command.TakesArguments)
             ThrowHelper.ThrowUsage($"infra {command.Name}: unexpected argument '{parsed.Positionals[0]}'; see `infra {command.Name} --help`");
         return command.Run(parsed);
     }

@@ -4,7 +4,11 @@ namespace InfraMind.Node.Cli;
 public sealed record OptionSpec(string Name, string? ValueName, string Help);
 
 /// <summary>One `infra` command: its name, help and handler.</summary>
-public sealed record CommandSpec(string Name, string Summary, string Usage, IReadOnlyList<OptionSpec> Options, Func<ParsedArguments, int> Run);
+public sealed record CommandSpec(string Name, string Summary, string Usage, IReadOnlyList<OptionSpec> Options, Func<ParsedArguments, int> Run)
+{
+    /// <summary>True for a command that takes arguments after its options (after `--`).</summary>
+    public bool TakesArguments { get; init; }
+}
 
 /// <summary>The options given to one command, checked against its spec.</summary>
 public sealed class ParsedArguments

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using InfraMind.Node.Configuration;
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Errors;
@@ -12,16 +10,6 @@ namespace InfraMind.Node.Doctor;
 /// </summary>
 public static class HostChecks
 {
-    /// <summary>Engine API sockets tried, in order, when runtime.socket is not set.</summary>
-    public static IReadOnlyList<string> EngineSocketCandidates(HostPaths host)
-    {
-        var candidates = new List<string> { "/var/run/docker.sock", "/run/podman/podman.sock" };
-        string? runtimeDir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
-        if (!host.IsRoot && !string.IsNullOrEmpty(runtimeDir))
-            candidates.Add(Path.Combine(runtimeDir, "podman", "podman.sock"));
-        return candidates;
-    }
-
     public static IEnumerable<CheckResult> RunAll(NodeConfig config, HostPaths host)
     {
         yield return Identity(config);
@@ -89,34 +77,22 @@ public static class HostChecks
     public static CheckResult Engine(NodeConfig config, HostPaths host)
     {
         const string name = "engine";
-        IReadOnlyList<string> sockets = config.Runtime.Socket is { } configured
-            ? [configured]
-            : config.Runtime.Engine switch
-            {
-                EngineChoice.Docker => ["/var/run/docker.sock"],
-                EngineChoice.Podman => EngineSocketCandidates(host).Where(s => s.Contains("podman", StringComparison.Ordinal)).ToList(),
-                _ => EngineSocketCandidates(host),
-            };
-
-        var problems = new List<string>();
-        foreach (string socket in sockets)
+        try
         {
-            if (!File.Exists(socket))
-            {
-                problems.Add($"{socket}: no such socket");
-                continue;
-            }
-
-            string? failure = Ping(socket);
-            if (failure is null)
-                return CheckResult.Ok(name, $"engine API answers at {socket}");
-            problems.Add($"{socket}: {failure}");
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            Containers.Engine.EngineClient client = Containers.EngineLocator.ConnectAsync(config, host, timeout.Token).GetAwaiter().GetResult();
+            string detail = $"{client.Kind.ToString().ToLowerInvariant()} {client.EngineVersion} (API {client.ApiVersion}) at {client.SocketPath}";
+            client.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return CheckResult.Ok(name, detail);
         }
-
-        return CheckResult.Failed(
-            name,
-            $"no container engine answers ({string.Join("; ", problems)})",
-            "start Docker (`dockerd`) or Podman (`podman system service --time=0 unix:///run/podman/podman.sock`), or set runtime.socket");
+        catch (Containers.Engine.EngineException e)
+        {
+            return CheckResult.FromError(name, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            return CheckResult.Failed(name, "the engine did not answer within 5 s", "check that dockerd or the podman service is healthy");
+        }
     }
 
     public static CheckResult Clock(DateTimeOffset now)
@@ -126,37 +102,6 @@ public static class HostChecks
         return now >= floor
             ? CheckResult.Ok(name, $"{now:yyyy-MM-ddTHH:mm:ssZ} (skew against the scheduler is checked once the mesh link is up)")
             : CheckResult.Failed(name, $"the system clock reads {now:yyyy-MM-ddTHH:mm:ssZ}, before this binary's source was written ({floor:yyyy-MM-dd})", "set the time (enable NTP: `timedatectl set-ntp true`); job deadlines and signatures depend on it");
-    }
-
-    /// <summary>Minimal Engine API ping; the full engine client lives with the container runtime.</summary>
-    private static string? Ping(string socketPath)
-    {
-        try
-        {
-            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            socket.ReceiveTimeout = 2000;
-            socket.SendTimeout = 2000;
-            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-            socket.Send("GET /_ping HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n"u8);
-            Span<byte> buffer = stackalloc byte[512];
-            int total = 0;
-            while (total < buffer.Length)
-            {
-                int read = socket.Receive(buffer[total..]);
-                if (read == 0)
-                    break;
-                total += read;
-            }
-
-            string reply = Encoding.ASCII.GetString(buffer[..total]);
-            return reply.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) || reply.StartsWith("HTTP/1.0 200", StringComparison.Ordinal)
-                ? null
-                : $"unexpected answer '{reply.Split('\r')[0]}'";
-        }
-        catch (SocketException e)
-        {
-            return e.SocketErrorCode == SocketError.AccessDenied ? "permission denied (add this user to the docker group, or run as root)" : e.Message;
-        }
     }
 
     private static string? NearestExisting(string path)

@@ -14,6 +14,21 @@ public static class InfraProcess
 
     public static Result Run(string home, IDictionary<string, string>? environment, params string[] args)
     {
+        using Process process = Start(home, environment, args);
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(60_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"infra {string.Join(' ', args)} did not finish in 60 s");
+        }
+
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts `infra` without waiting: for tests that signal or kill it mid-run.</summary>
+    public static Process Start(string home, IDictionary<string, string>? environment, params string[] args)
+    {
         string? native = Environment.GetEnvironmentVariable("INFRA_BIN");
         var start = new ProcessStartInfo
         {
@@ -34,15 +49,7 @@ public static class InfraProcess
         foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
             start.Environment[key] = value;
 
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"infra {string.Join(' ', args)} did not finish in 60 s");
-        }
-
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        start.RedirectStandardInput = true;
+        return Process.Start(start)!;
     }
 }
