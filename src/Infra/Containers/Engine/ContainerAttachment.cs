@@ -9,9 +9,9 @@ namespace InfraMind.Node.Containers.Engine;
 /// </summary>
 public sealed class ContainerAttachment : IAsyncDisposable
 {
-    private readonly EngineConnection _connection;
+    private readonly HttpConnection _connection;
 
-    internal ContainerAttachment(EngineConnection connection)
+    internal ContainerAttachment(HttpConnection connection)
     {
         _connection = connection;
     }

@@ -31,7 +31,7 @@ public sealed class EngineClient : IAsyncDisposable
     private const int MaxPooledConnections = 8;
     private const long MaxJsonAnswerBytes = 8 << 20;
 
-    private readonly ConcurrentStack<EngineConnection> _idle = new();
+    private readonly ConcurrentStack<HttpConnection> _idle = new();
     private readonly TimeSpan _requestTimeout;
     private string _prefix = string.Empty;
 
@@ -117,7 +117,7 @@ public sealed class EngineClient : IAsyncDisposable
         var loaded = new List<string>();
         string? failure = null;
         var splitter = new JsonMessageSplitter();
-        await using EngineConnection connection = await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        await using HttpConnection connection = await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
         await using (var file = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, useAsync: true))
         {
             RequestWriter.WriteHead(connection.Writer, "POST", $"{_prefix}/images/load?quiet=1", file.Length, "application/x-tar");
@@ -211,7 +211,7 @@ public sealed class EngineClient : IAsyncDisposable
     /// <summary>Waits for the container to stop and returns its exit code. No timeout: the caller's token bounds it.</summary>
     public async Task<long> WaitContainerAsync(string id, CancellationToken cancellationToken)
     {
-        await using EngineConnection connection = await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        await using HttpConnection connection = await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
         RequestWriter.WriteHead(connection.Writer, "POST", $"{_prefix}/containers/{Escape(id)}/wait?condition=not-running", 0, null);
         await connection.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         HttpResponseHead head = await connection.ReadHeadAsync(cancellationToken).ConfigureAwait(false);
@@ -230,7 +230,7 @@ public sealed class EngineClient : IAsyncDisposable
     /// </summary>
     public async Task<ContainerAttachment> AttachAsync(string id, CancellationToken cancellationToken)
     {
-        EngineConnection connection = await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        HttpConnection connection = await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
         try
         {
             RequestWriter.WriteHead(connection.Writer, "POST", $"{_prefix}/containers/{Escape(id)}/attach?stream=1&stdin=1&stdout=1&stderr=1", 0, null, upgrade: true);
@@ -254,7 +254,7 @@ public sealed class EngineClient : IAsyncDisposable
     /// <summary>The container's logs so far (stdout and stderr, demultiplexed), each capped at <paramref name="maxBytes"/>.</summary>
     public async Task<(byte[] Stdout, byte[] Stderr)> LogsAsync(string id, int maxBytes, CancellationToken cancellationToken)
     {
-        await using EngineConnection connection = await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        await using HttpConnection connection = await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
         RequestWriter.WriteHead(connection.Writer, "GET", $"{_prefix}/containers/{Escape(id)}/logs?stdout=1&stderr=1", null, null);
         await connection.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         HttpResponseHead head = await connection.ReadHeadAsync(cancellationToken).ConfigureAwait(false);
@@ -283,7 +283,7 @@ public sealed class EngineClient : IAsyncDisposable
     /// </summary>
     public async Task StreamEventsAsync(Dictionary<string, List<string>> filters, Action<EngineMessage> onEvent, CancellationToken cancellationToken)
     {
-        await using EngineConnection connection = await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        await using HttpConnection connection = await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
         string query = Escape(JsonSerializer.Serialize(filters, EngineJson.Default.DictionaryStringListString));
         RequestWriter.WriteHead(connection.Writer, "GET", $"{_prefix}/events?filters={query}", null, null);
         await connection.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -312,7 +312,7 @@ public sealed class EngineClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        while (_idle.TryPop(out EngineConnection? connection))
+        while (_idle.TryPop(out HttpConnection? connection))
             await connection.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -346,7 +346,7 @@ public sealed class EngineClient : IAsyncDisposable
         string target = versioned ? _prefix + path : path;
         for (int attempt = 0; ; attempt++)
         {
-            EngineConnection connection = await RentAsync(attempt > 0, timeout.Token).ConfigureAwait(false);
+            HttpConnection connection = await RentAsync(attempt > 0, timeout.Token).ConfigureAwait(false);
             bool keep = false;
             try
             {
@@ -381,18 +381,18 @@ public sealed class EngineClient : IAsyncDisposable
     private static bool IsStale(Exception e) =>
         e is IOException || (e is EngineException { Error: EngineError.Unreachable });
 
-    private async ValueTask<EngineConnection> RentAsync(bool fresh, CancellationToken cancellationToken)
+    private async ValueTask<HttpConnection> RentAsync(bool fresh, CancellationToken cancellationToken)
     {
-        if (!fresh && _idle.TryPop(out EngineConnection? pooled))
+        if (!fresh && _idle.TryPop(out HttpConnection? pooled))
         {
             pooled.Reused = true;
             return pooled;
         }
 
-        return await EngineConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
+        return await HttpConnection.ConnectAsync(SocketPath, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask ReturnAsync(EngineConnection connection, bool keepAlive)
+    private async ValueTask ReturnAsync(HttpConnection connection, bool keepAlive)
     {
         if (keepAlive && _idle.Count < MaxPooledConnections)
         {
@@ -403,7 +403,7 @@ public sealed class EngineClient : IAsyncDisposable
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task<byte[]> ReadWholeBodyAsync(EngineConnection connection, HttpResponseHead head, CancellationToken cancellationToken)
+    private static async Task<byte[]> ReadWholeBodyAsync(HttpConnection connection, HttpResponseHead head, CancellationToken cancellationToken)
     {
         if (head.Framing == BodyFraming.None)
             return [];

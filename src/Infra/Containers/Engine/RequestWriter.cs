@@ -7,12 +7,14 @@ namespace InfraMind.Node.Containers.Engine;
 /// <summary>Writes an HTTP/1.1 request head straight into the connection's buffer.</summary>
 internal static class RequestWriter
 {
-    public static void WriteHead(IBufferWriter<byte> output, string method, string target, long? contentLength, string? contentType, bool upgrade = false)
+    public static void WriteHead(IBufferWriter<byte> output, string method, string target, long? contentLength, string? contentType, bool upgrade = false, string host = "engine")
     {
         Ascii(output, method);
         output.Write(" "u8);
         Ascii(output, target);
-        output.Write(" HTTP/1.1\r\nHost: engine\r\nUser-Agent: infra\r\n"u8);
+        output.Write(" HTTP/1.1\r\nHost: "u8);
+        Ascii(output, host);
+        output.Write("\r\nUser-Agent: infra\r\n"u8);
         if (upgrade)
             output.Write("Connection: Upgrade\r\nUpgrade: tcp\r\n"u8);
         if (contentType is not null)

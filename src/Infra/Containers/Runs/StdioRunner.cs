@@ -16,12 +16,14 @@ public sealed record RunLimits(DateTimeOffset Deadline, int MaxStdoutBytes = 16 
 /// </summary>
 public sealed class StdioRunner(EngineClient engine, string procRoot = "/proc", string cgroupRoot = "/sys/fs/cgroup")
 {
+    private readonly SandboxLauncher _launcher = new(engine, procRoot, cgroupRoot);
+
     public async Task<RunResult> RunAsync(SandboxSpec spec, ReadOnlyMemory<byte> input, RunLimits limits, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         ContainerCreateRequest request = spec.ToCreateRequest(stdin: true);
         string name = spec.ContainerName(request);
-        string id = await CreateAsync(name, request, cancellationToken).ConfigureAwait(false);
+        string id = await _launcher.CreateAsync(name, request, cancellationToken).ConfigureAwait(false);
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         TimeSpan left = limits.Deadline - DateTimeOffset.UtcNow;
@@ -32,7 +34,7 @@ public sealed class StdioRunner(EngineClient engine, string procRoot = "/proc", 
             await engine.StartContainerAsync(id, deadline.Token).ConfigureAwait(false);
 
             ContainerInspectResponse started = await engine.InspectContainerAsync(id, deadline.Token).ConfigureAwait(false);
-            ContainerCgroup? cgroup = await VerifyLimitsAsync(spec, started, deadline.Token).ConfigureAwait(false);
+            ContainerCgroup? cgroup = await _launcher.VerifyLimitsAsync(spec, started, deadline.Token).ConfigureAwait(false);
 
             var stdout = new CappedBuffer(limits.MaxStdoutBytes);
             var stderr = new CappedBuffer(limits.MaxStderrBytes);
@@ -60,88 +62,16 @@ public sealed class StdioRunner(EngineClient engine, string procRoot = "/proc", 
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            await KillQuietlyAsync(id).ConfigureAwait(false);
+            await _launcher.KillQuietlyAsync(id).ConfigureAwait(false);
             return new RunResult(id, string.Empty, -1, [], [], 0, RunFailure.Deadline, null, clock.Elapsed);
         }
         finally
         {
-            await RemoveQuietlyAsync(id).ConfigureAwait(false);
+            await _launcher.RemoveQuietlyAsync(id).ConfigureAwait(false);
         }
     }
 
-    private async Task<string> CreateAsync(string name, ContainerCreateRequest request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await engine.CreateContainerAsync(name, request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (EngineException e) when (e.Error == EngineError.Conflict)
-        {
-            // A container of this name is left from an interrupted run of the same job: replace it.
-            await engine.RemoveContainerAsync(name, cancellationToken).ConfigureAwait(false);
-            return await engine.CreateContainerAsync(name, request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (EngineException e) when (e.Error == EngineError.ImageMissing)
-        {
-            throw new SandboxException(RunFailure.ImageMissing, $"image {request.Image} is not in the engine: {e.Message}", e);
-        }
-        catch (EngineException e) when (e.Error is EngineError.Unreachable or EngineError.Timeout)
-        {
-            throw new SandboxException(RunFailure.EngineUnreachable, e.Message, e);
-        }
-    }
-
-    /// <summary>
-    /// Reads the running container's cgroup and refuses it when a limit is not as asked. A container that
-    /// exited before its cgroup could be read (it never read stdin) has seen no input: it runs on unverified,
-    /// with no usage figures. One still running whose cgroup cannot be read is refused: fail closed.
-    /// </summary>
-    private async Task<ContainerCgroup?> VerifyLimitsAsync(SandboxSpec spec, ContainerInspectResponse started, CancellationToken cancellationToken)
-    {
-        int pid = started.State?.Pid ?? 0;
-        if (pid <= 0 || started.State?.Running != true)
-            return null;
-
-        try
-        {
-            ContainerCgroup cgroup = ContainerCgroup.Locate(pid, procRoot, cgroupRoot);
-            CgroupLimits limits = cgroup.ReadLimits();
-            if (limits.CompareTo(spec.ExpectedLimits).Count == 0)
-                return cgroup;
-            if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
-                return null; // a zombie reads the root cgroup: the container was gone, not unconfined
-            SandboxVerifier.Check(started.Id!, limits, spec.ExpectedLimits);
-            return cgroup;
-        }
-        catch (Errors.InfraException e)
-        {
-            if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
-                return null;
-            throw new SandboxException(RunFailure.LimitsNotInForce, $"container {started.Id} refused: its cgroup could not be read ({e.Message})", e);
-        }
-    }
-
-    /// <summary>True when the container's process is gone or a zombie, or the engine says it stopped.</summary>
-    private async Task<bool> ExitedAsync(string id, int pid, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // /proc/PID/stat: "pid (comm) S ..."; the state letter follows the last ')'.
-            string stat = await File.ReadAllTextAsync(Path.Combine(procRoot, pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "stat"), cancellationToken).ConfigureAwait(false);
-            int close = stat.LastIndexOf(')');
-            if (close < 0 || close + 2 >= stat.Length || stat[close + 2] is 'Z' or 'X')
-                return true;
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-
-        ContainerInspectResponse now = await engine.InspectContainerAsync(id, cancellationToken).ConfigureAwait(false);
-        return now.State?.Running != true;
-    }
-
-    private static CgroupUsage? Sample(ContainerCgroup cgroup, CgroupUsage? previous)
+    internal static CgroupUsage? Sample(ContainerCgroup cgroup, CgroupUsage? previous)
     {
         try
         {
@@ -170,29 +100,5 @@ public sealed class StdioRunner(EngineClient engine, string procRoot = "/proc", 
         if (stdout.Overflowed)
             return RunFailure.OutputTooLarge;
         return null;
-    }
-
-    private async Task KillQuietlyAsync(string id)
-    {
-        try
-        {
-            await engine.KillContainerAsync(id, "KILL", CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (EngineException)
-        {
-            // Removal below forces it anyway.
-        }
-    }
-
-    private async Task RemoveQuietlyAsync(string id)
-    {
-        try
-        {
-            await engine.RemoveContainerAsync(id, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (EngineException)
-        {
-            // The reconciler's sweep removes what is left.
-        }
     }
 }

@@ -5,16 +5,20 @@ using System.Net.Sockets;
 namespace InfraMind.Node.Containers.Engine;
 
 /// <summary>
-/// One HTTP/1.1 connection to the engine's Unix socket, read and written through System.IO.Pipelines.
+/// One HTTP/1.1 client connection, read and written through System.IO.Pipelines: to the engine's Unix socket,
+/// or to a rest model inside its container's network namespace.
 /// It owns the socket, the buffers and the size limits; the protocol parsing lives in
 /// <see cref="HttpResponseHead"/>, <see cref="ChunkedDecoder"/> and <see cref="OutputDemuxer"/>.
 /// </summary>
-internal sealed class EngineConnection : IAsyncDisposable
+internal sealed class HttpConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
 
-    private EngineConnection(Socket socket)
+    /// <summary>Wraps a socket that is already connected (a model's loopback socket made inside its namespace).</summary>
+    public static HttpConnection FromConnected(Socket socket) => new(socket);
+
+    private HttpConnection(Socket socket)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
@@ -29,13 +33,13 @@ internal sealed class EngineConnection : IAsyncDisposable
     /// <summary>Set when the connection was reused from the pool (a stale one may be retried once).</summary>
     public bool Reused { get; set; }
 
-    public static async ValueTask<EngineConnection> ConnectAsync(string socketPath, CancellationToken cancellationToken)
+    public static async ValueTask<HttpConnection> ConnectAsync(string socketPath, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
-            return new EngineConnection(socket);
+            return new HttpConnection(socket);
         }
         catch (SocketException e)
         {
