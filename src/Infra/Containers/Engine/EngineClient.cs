@@ -197,8 +197,22 @@ public sealed class EngineClient : IAsyncDisposable
         throw Failure(status, body, $"removing container {id}");
     }
 
-    public Task<ContainerInspectResponse> InspectContainerAsync(string id, CancellationToken cancellationToken) =>
-        GetJsonAsync($"/containers/{Escape(id)}/json", EngineJson.Default.ContainerInspectResponse, cancellationToken);
+    public async Task<ContainerInspectResponse> InspectContainerAsync(string id, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await GetJsonAsync($"/containers/{Escape(id)}/json", EngineJson.Default.ContainerInspectResponse, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EngineException e) when (attempt < 5 && e.Status == 500 && e.Message.Contains("no such process", StringComparison.Ordinal))
+            {
+                // Podman 4 fails an inspect that races with the container's exit (it reads /proc/PID/cgroup
+                // of a process that just went); asked again a moment later it answers with the exited state.
+                await Task.Delay(20 * (attempt + 1), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
 
     /// <summary>Containers (running or not) carrying the label <paramref name="label"/> (with <paramref name="value"/> if given).</summary>
     public async Task<List<ContainerSummary>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken)
