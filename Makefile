@@ -20,7 +20,8 @@ native: $(NATIVE) ## publish the native binary for this machine into dist/
 $(NATIVE): $(SOURCES)
 	./build.sh x64
 
-test: $(NATIVE) ## run every test against the native binary; prints "N passed, N failed"
+test: $(NATIVE) ## run every test against the native binary and real Docker and Podman; prints "N passed, N failed"
+	@scripts/engines.sh start
 	@mkdir -p TestResults
 	@status=0; \
 	INFRA_BIN=$(abspath $(NATIVE)) dotnet test inframind-node.sln --nologo 2>&1 | tee $(TEST_LOG) || status=$$?; \
