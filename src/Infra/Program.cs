@@ -12,6 +12,7 @@ public static class Program
         RunCommand.Spec,
         DoctorCommand.Spec,
         SandboxCommand.Spec,
+        CacheCommand.Spec,
         VersionCommand.Spec,
     ];
 
@@ -23,7 +24,8 @@ public static class Program
         }
         catch (InfraException e)
         {
-            Console.Error.WriteLine($"infra: {e.Message}");
+            // Messages from a command already name it ("infra init: …"); others get the program's name.
+            Console.Error.WriteLine(e.Message.StartsWith("infra ", StringComparison.Ordinal) ? e.Message : $"infra: {e.Message}");
             return e.ExitCode;
         }
     }

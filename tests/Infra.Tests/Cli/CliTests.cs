@@ -8,6 +8,8 @@ public class CliTests
 {
     [Theory]
     [InlineData("init")]
+    [InlineData("cache")]
+    [InlineData("sandbox")]
     [InlineData("run")]
     [InlineData("doctor")]
     [InlineData("version")]
@@ -50,9 +52,32 @@ public class CliTests
         InfraProcess.Result result = InfraProcess.Run(temp.Path, null, args);
         Assert.Equal(2, result.ExitCode);
         string line = Assert.Single(result.StdErr.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith("infra: ", line, StringComparison.Ordinal);
+        Assert.Matches("^infra( [a-z]+)?: ", line);
         Assert.Contains(expected, line, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.StdOut);
+    }
+
+    [Fact]
+    public void Cache_ls_and_prune_work_on_the_configured_cache()
+    {
+        using var temp = new TempFolder();
+        var env = new Dictionary<string, string> { ["INFRAMIND_CACHE_DIR"] = temp["cache"], ["INFRAMIND_CACHE_MAX_BYTES"] = "1Gi" };
+        var cache = new InfraMind.Node.Models.Cache.BundleCache(temp["cache"], 1L << 30);
+        string staging = cache.CreateStaging();
+        File.WriteAllBytes(Path.Combine(staging, "model.yaml"), new byte[2048]);
+        cache.Commit("QmTestBundleKey", staging);
+
+        InfraProcess.Result ls = InfraProcess.Run(temp.Path, env, "cache", "ls");
+        Assert.Equal(0, ls.ExitCode);
+        Assert.Contains("QmTestBundleKey", ls.StdOut, StringComparison.Ordinal);
+        Assert.Contains("1 bundle(s), 2Ki of 1Gi budget", ls.StdOut, StringComparison.Ordinal);
+
+        Assert.Equal(0, InfraProcess.Run(temp.Path, env, "cache", "pin", "QmTestBundleKey").ExitCode);
+        Assert.Contains("0 bundle(s) evicted", InfraProcess.Run(temp.Path, env, "cache", "prune").StdOut, StringComparison.Ordinal);
+        Assert.Equal(0, InfraProcess.Run(temp.Path, env, "cache", "unpin", "QmTestBundleKey").ExitCode);
+        Assert.Contains("evicted QmTestBundleKey", InfraProcess.Run(temp.Path, env, "cache", "prune").StdOut, StringComparison.Ordinal);
+        Assert.Equal(1, InfraProcess.Run(temp.Path, env, "cache", "pin", "QmGone").ExitCode);
+        Assert.Equal(2, InfraProcess.Run(temp.Path, env, "cache").ExitCode);
     }
 
     [Fact]
