@@ -1,0 +1,328 @@
+namespace InfraMind.Node.Models.Content;
+
+/// <summary>Where an extraction is.</summary>
+public enum BundleStage
+{
+    /// <summary>Reading and verifying the CAR's blocks into the spool.</summary>
+    Receiving,
+
+    /// <summary>Walking the DAG and writing files.</summary>
+    Writing,
+
+    /// <summary>The bundle is in place.</summary>
+    Done,
+}
+
+/// <summary>Progress of one extraction: CAR bytes read, blocks verified, file bytes written.</summary>
+public readonly record struct BundleProgress(BundleStage Stage, long BytesRead, int BlocksVerified, long BytesWritten);
+
+/// <summary>What an extraction wrote.</summary>
+public sealed record BundleSummary(Cid Root, bool IsDirectory, int Files, int Directories, long Bytes, int Blocks, long CarBytes);
+
+/// <summary>
+/// Turns a CAR from an IPFS trustless gateway into a folder, trusting nothing but the requested root CID.
+/// The CAR's root must be that CID (checked before any block is read); every block is verified against its CID
+/// as it arrives and spooled to one temporary file; the DAG is then walked from the root and written into a
+/// temporary sibling of the output, which is renamed into place only when everything checked out. On any failure
+/// nothing is left: not the partial folder, not the spool.
+/// The checks: names that could escape the folder, file lengths against UnixFS filesize, blocksizes and Tsize,
+/// missing blocks, blocks the DAG never reaches (a gateway sending unrelated data is not trusted), size limits.
+/// </summary>
+public static class CarBundleReader
+{
+    /// <summary>Deepest DAG accepted (directories and file trees together).</summary>
+    public const int MaxDepth = 256;
+
+    /// <summary>
+    /// Most nodes a walk may visit. A DAG may link one block many times (legitimately: repeated chunks), so a few KiB
+    /// of CAR could otherwise describe billions of empty entries.
+    /// </summary>
+    public const int MaxNodeVisits = 4 * 1024 * 1024;
+
+    /// <summary>Longest file name Linux file systems take, in bytes.</summary>
+    public const int MaxNameBytes = 255;
+
+    /// <summary>
+    /// Extracts the DAG under <paramref name="root"/> from <paramref name="car"/> into <paramref name="outputDirectory"/>,
+    /// which must not exist. A directory root becomes the folder; a file root becomes the one file
+    /// <paramref name="fileName"/> inside it.
+    /// </summary>
+    /// <param name="maxBytes">
+    /// Most file bytes the bundle may hold (<see cref="BundleError.TooLarge"/>). The CAR stream may exceed it by
+    /// 1/16 plus 1 MiB, room for the DAG's own nodes and framing.
+    /// </param>
+    public static async Task<BundleSummary> ExtractAsync(
+        Cid root,
+        Stream car,
+        string outputDirectory,
+        string fileName,
+        long maxBytes,
+        IProgress<BundleProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(car);
+        ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
+        if (UnsafeName(fileName) is string why)
+            ThrowHelper.ThrowArgument(nameof(fileName), $"the file name for a bare file bundle {why}");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBytes);
+
+        string output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
+        string parent = Path.GetDirectoryName(output) ?? output;
+        string name = Path.GetFileName(output);
+        if (name.Length == 0)
+            ThrowHelper.ThrowArgument(nameof(outputDirectory), "the output folder cannot be the file system root");
+        if (Path.Exists(output))
+            BundleThrow.Throw(BundleError.OutputExists, $"{output} already exists; the bundle is written into a new folder only; remove it or choose another path");
+        Directory.CreateDirectory(parent);
+
+        long carLimit = maxBytes > long.MaxValue / 2 ? long.MaxValue : maxBytes + (maxBytes / 16) + (1 << 20);
+        var reader = new CarReader(car, carLimit, leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            CarHeader header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            if (header.Roots.Count != 1)
+                BundleThrow.Throw(BundleError.RootMismatch, $"the CAR names {header.Roots.Count} roots; a bundle's CAR has exactly one, {root}; fetch from another gateway");
+            if (!header.Roots[0].SameContent(root))
+                BundleThrow.Throw(BundleError.RootMismatch, $"the CAR's root is {header.Roots[0]} but {root} was asked for; the gateway answered with other content; fetch from another gateway");
+
+            using BlockSpool spool = BlockSpool.Create(parent, name);
+            while (await reader.ReadBlockAsync(cancellationToken).ConfigureAwait(false) is CarBlock block)
+            {
+                await spool.AddAsync(block.Cid, block.Data, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new BundleProgress(BundleStage.Receiving, reader.BytesRead, reader.BlocksVerified, 0));
+            }
+
+            string partial = Path.Combine(parent, $".{name}.partial-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(partial);
+            try
+            {
+                var walk = new Walk(spool, maxBytes, reader, progress, cancellationToken);
+                bool isDirectory = await walk.RootAsync(root, partial, fileName).ConfigureAwait(false);
+                int unreached = spool.Unreached(out Cid? stray);
+                if (unreached > 0)
+                    BundleThrow.Throw(BundleError.UnexpectedBlock, $"the CAR carried {unreached} block(s) the DAG under {root} never reaches (one is {stray}); a trustless gateway sends only the DAG asked for; fetch from another gateway");
+                try
+                {
+                    Directory.Move(partial, output);
+                }
+                catch (IOException e) when (Path.Exists(output))
+                {
+                    throw new BundleException(BundleError.OutputExists, $"{output} appeared while the bundle was being written; remove it or choose another path", e);
+                }
+
+                var summary = new BundleSummary(root, isDirectory, walk.Files, walk.Directories, walk.Written, reader.BlocksVerified, reader.BytesRead);
+                progress?.Report(new BundleProgress(BundleStage.Done, reader.BytesRead, reader.BlocksVerified, walk.Written));
+                return summary;
+            }
+            catch
+            {
+                TryDelete(partial);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Why a directory entry name is unsafe to create, or null when it is fine.</summary>
+    public static string? UnsafeName(string? name) => name switch
+    {
+        null => "has no name",
+        "" => "is empty",
+        "." or ".." => $"is '{name}'",
+        _ when name.Contains('/', StringComparison.Ordinal) => $"'{Escape(name)}' contains '/'",
+        _ when name.Contains('\0', StringComparison.Ordinal) => $"'{Escape(name)}' contains a NUL",
+        _ when System.Text.Encoding.UTF8.GetByteCount(name) > MaxNameBytes => $"is over {MaxNameBytes} bytes",
+        _ => null,
+    };
+
+    private static string Escape(string name) => name.Replace("\0", "\\0", StringComparison.Ordinal);
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: the folder's dot-name keeps it out of the cache's way.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>The DAG walk: one block buffer, reused; links are decoded into objects before it is reused.</summary>
+    private sealed class Walk(BlockSpool spool, long maxBytes, CarReader reader, IProgress<BundleProgress>? progress, CancellationToken cancellationToken)
+    {
+        private readonly byte[] _block = new byte[Math.Max(spool.MaxBlockLength, 1)];
+        private int _visits;
+
+        public int Files { get; private set; }
+
+        public int Directories { get; private set; }
+
+        public long Written { get; private set; }
+
+        /// <summary>Writes the root into <paramref name="folder"/>; true when it was a directory.</summary>
+        public async ValueTask<bool> RootAsync(Cid root, string folder, string fileName)
+        {
+            Node node = await LoadAsync(root, 0).ConfigureAwait(false);
+            if (node.Data?.Type == UnixFsType.Directory)
+            {
+                Directories++;
+                await DirectoryAsync(root, node.Pb!, folder, 0).ConfigureAwait(false);
+                return true;
+            }
+
+            await FileAsync(root, node, Path.Combine(folder, fileName), tsize: null, 0).ConfigureAwait(false);
+            return false;
+        }
+
+        private async ValueTask DirectoryAsync(Cid cid, PbNode node, string folder, int depth)
+        {
+            var names = new HashSet<string>(node.Links.Count, StringComparer.Ordinal);
+            foreach (PbLink link in node.Links)
+            {
+                if (UnsafeName(link.Name) is string why)
+                    BundleThrow.Throw(BundleError.UnsafeName, $"directory {cid} has an entry that {why}; such a name could escape or break the bundle folder, so the bundle is refused");
+                string name = link.Name!;
+                if (!names.Add(name))
+                    BundleThrow.Throw(BundleError.DagMalformed, $"directory {cid} has two entries named '{name}'");
+                string path = Path.Combine(folder, name);
+                Node child = await LoadAsync(link.Cid, depth + 1).ConfigureAwait(false);
+                if (child.Data?.Type == UnixFsType.Directory)
+                {
+                    Directory.CreateDirectory(path);
+                    Directories++;
+                    await DirectoryAsync(link.Cid, child.Pb!, path, depth + 1).ConfigureAwait(false);
+                }
+                else
+                {
+                    await FileAsync(link.Cid, child, path, link.Tsize, depth + 1).ConfigureAwait(false);
+                }
+            }
+        }
+
+        private async ValueTask FileAsync(Cid cid, Node top, string path, ulong? tsize, int depth)
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
+            var file = new FileStream(path, options);
+            await using (file.ConfigureAwait(false))
+            {
+                if (top.Data?.FileSize is ulong claimed && claimed > (ulong)(maxBytes - Written))
+                    BundleThrow.Throw(BundleError.TooLarge, $"file node {cid} says the file is {claimed} bytes, over what is left of the {maxBytes}-byte limit");
+                long length = await FileNodeAsync(cid, top, file, depth).ConfigureAwait(false);
+                CheckTsize(cid, tsize, length);
+            }
+
+            Files++;
+            progress?.Report(new BundleProgress(BundleStage.Writing, reader.BytesRead, reader.BlocksVerified, Written));
+        }
+
+        /// <summary>
+        /// Writes the bytes of the file DAG under <paramref name="cid"/>, whose block is <paramref name="node"/> (still
+        /// in the shared buffer), and returns how many.
+        /// </summary>
+        private async ValueTask<long> FileNodeAsync(Cid cid, Node node, FileStream file, int depth)
+        {
+            if (node.Data is not UnixFsData data)
+            {
+                await WriteAsync(file, node.Block).ConfigureAwait(false);
+                return node.Block.Length;
+            }
+
+            if (data.Type is not (UnixFsType.File or UnixFsType.Raw))
+                BundleThrow.Throw(BundleError.DagMalformed, $"node {cid} is a UnixFS directory inside a file");
+            IReadOnlyList<PbLink> links = node.Pb!.Links;
+            IReadOnlyList<ulong> sizes = data.BlockSizes;
+            if (links.Count > 0 && sizes.Count != links.Count)
+                BundleThrow.Throw(BundleError.DagMalformed, $"file node {cid} has {links.Count} links but {sizes.Count} blocksizes");
+
+            // The node's own bytes come first; they live in the shared buffer, so they are written before any child loads.
+            long produced = data.Data.Length;
+            await WriteAsync(file, data.Data).ConfigureAwait(false);
+            for (int i = 0; i < links.Count; i++)
+            {
+                PbLink link = links[i];
+                Node child = await LoadAsync(link.Cid, depth + 1).ConfigureAwait(false);
+                long length = await FileNodeAsync(link.Cid, child, file, depth + 1).ConfigureAwait(false);
+                if ((ulong)length != sizes[i])
+                    BundleThrow.Throw(BundleError.DagMalformed, $"file node {cid}: child {i} ({link.Cid}) holds {length} bytes but blocksizes says {sizes[i]}");
+                CheckTsize(link.Cid, link.Tsize, length);
+                produced += length;
+            }
+
+            if (data.FileSize is ulong expected && expected != (ulong)produced)
+                BundleThrow.Throw(BundleError.DagMalformed, $"file node {cid} says the file is {expected} bytes but its blocks hold {produced}");
+            return produced;
+        }
+
+        /// <summary>Tsize counts a child's whole DAG, so it can never be less than the file bytes under it.</summary>
+        private static void CheckTsize(Cid cid, ulong? tsize, long length)
+        {
+            if (tsize is ulong cumulative && (ulong)length > cumulative)
+                BundleThrow.Throw(BundleError.DagMalformed, $"the link to {cid} gives Tsize {cumulative}, less than the {length} file bytes under it");
+        }
+
+        private async ValueTask WriteAsync(FileStream file, ReadOnlyMemory<byte> bytes)
+        {
+            if (bytes.Length > maxBytes - Written)
+                BundleThrow.Throw(BundleError.TooLarge, $"the bundle is over its limit of {maxBytes} bytes; raise the limit if the model is really that big");
+            await file.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            Written += bytes.Length;
+        }
+
+        /// <summary>
+        /// Reads a block back from the spool, verifies it again (the spool is disk, and disks rot) and decodes a dag-pb
+        /// one. The result points into the shared buffer: valid until the next load.
+        /// </summary>
+        private async ValueTask<Node> LoadAsync(Cid cid, int depth)
+        {
+            if (depth > MaxDepth)
+                BundleThrow.Throw(BundleError.TooLarge, $"the DAG is over {MaxDepth} levels deep at {cid}");
+            if (++_visits > MaxNodeVisits)
+                BundleThrow.Throw(BundleError.TooLarge, $"the DAG expands to over {MaxNodeVisits} nodes; the bundle is refused");
+            int length = await spool.ReadAsync(cid, _block, cancellationToken).ConfigureAwait(false);
+            if (length < 0)
+                BundleThrow.Throw(BundleError.MissingBlock, $"the DAG links to block {cid}, which the CAR did not carry; the gateway sent an incomplete DAG; fetch from another gateway");
+            ReadOnlyMemory<byte> block = _block.AsMemory(0, length);
+            if (!cid.Verifies(block.Span))
+                BundleThrow.Throw(BundleError.BlockHashMismatch, $"block {cid} changed in the spool file after it was verified; check the disk under the model folder");
+            return cid.Codec == CidCodec.Raw ? new Node(block, null, null) : Decode(cid, block);
+        }
+
+        private static Node Decode(Cid cid, ReadOnlyMemory<byte> block)
+        {
+            try
+            {
+                PbNode node = DagPb.Decode(block);
+                if (node.Data is not ReadOnlyMemory<byte> bytes)
+                    return BundleThrow.Throw<Node>(BundleError.DagMalformed, "it has no Data, so it is no UnixFS node");
+                UnixFsData data = UnixFs.Decode(bytes);
+                if (data.Type is UnixFsType.HamtShard or UnixFsType.Symlink or UnixFsType.Metadata)
+                    BundleThrow.Throw(BundleError.Unsupported, $"it is a UnixFS {Describe(data.Type)}, which model bundles may not contain; re-add the model without it");
+                if (data.Type == UnixFsType.Directory && data.Data.Length > 0)
+                    BundleThrow.Throw(BundleError.DagMalformed, "it is a directory carrying file data");
+                return new Node(block, node, data);
+            }
+            catch (BundleException e)
+            {
+                throw new BundleException(e.Error, $"block {cid}: {e.Message}", e);
+            }
+        }
+
+        private static string Describe(UnixFsType type) => type switch
+        {
+            UnixFsType.HamtShard => "HAMT-sharded directory (a directory too big for one block)",
+            UnixFsType.Symlink => "symlink",
+            UnixFsType.Metadata => "metadata node",
+            UnixFsType.Directory => "directory",
+            UnixFsType.File => "file",
+            _ => "raw node",
+        };
+
+        /// <summary>A loaded block: raw bytes (Pb and Data null) or a dag-pb node with its UnixFS data.</summary>
+        private readonly record struct Node(ReadOnlyMemory<byte> Block, PbNode? Pb, UnixFsData? Data);
+    }
+}
