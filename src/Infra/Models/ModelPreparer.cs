@@ -92,7 +92,7 @@ public sealed class ModelPreparer(BundleCache cache, EngineClient engine, HttpBu
 
         if (ipfs is null)
             throw new FetchException($"model {address} is an IPFS CID, but no trustless gateway is configured (registry.ipfs_gateways)");
-        await ipfs.FetchAsync(address.Cid!, bundleFolder, maxBundleBytes, fetchProgress, cancellationToken).ConfigureAwait(false);
+        await ipfs.FetchAsync(address.Cid!, bundleFolder, maxBundleBytes, fetchProgress, cancellationToken, announced => cache.Reserve(announced ?? 0)).ConfigureAwait(false);
     }
 
     /// <summary>

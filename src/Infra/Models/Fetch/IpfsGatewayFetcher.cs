@@ -17,7 +17,12 @@ public sealed class IpfsGatewayFetcher(HttpClient http, IReadOnlyList<Uri> gatew
     /// <summary>Gateways that served bad data in this process: tried last from then on.</summary>
     private readonly HashSet<Uri> _distrusted = [];
 
-    public async Task FetchAsync(Cid root, string destination, long maxBytes, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches and rebuilds <paramref name="root"/> into <paramref name="destination"/>. <paramref name="admit"/> sees
+    /// the size a gateway announces (usually none: CARs are streamed) before any block is read; the size limit
+    /// is enforced while streaming either way.
+    /// </summary>
+    public async Task FetchAsync(Cid root, string destination, long maxBytes, IProgress<FetchProgress>? progress, CancellationToken cancellationToken, Action<long?>? admit = null)
     {
         if (gateways.Count == 0)
             throw new FetchException("no IPFS gateway is configured; fix: set registry.ipfs_gateways");
@@ -31,7 +36,7 @@ public sealed class IpfsGatewayFetcher(HttpClient http, IReadOnlyList<Uri> gatew
                 timeout.CancelAfter(perGatewayTimeout);
                 try
                 {
-                    await FetchFromAsync(gateway, root, destination, maxBytes, progress, timeout.Token).ConfigureAwait(false);
+                    await FetchFromAsync(gateway, root, destination, maxBytes, admit, progress, timeout.Token).ConfigureAwait(false);
                     return;
                 }
                 catch (BundleException e) when (e.Error is BundleError.TooLarge or BundleError.OutputExists)
@@ -68,7 +73,7 @@ public sealed class IpfsGatewayFetcher(HttpClient http, IReadOnlyList<Uri> gatew
         throw new FetchException($"no gateway served a verified {root}: {string.Join("; ", failures)}");
     }
 
-    private async Task FetchFromAsync(Uri gateway, Cid root, string destination, long maxBytes, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    private async Task FetchFromAsync(Uri gateway, Cid root, string destination, long maxBytes, Action<long?>? admit, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
     {
         // The gateway's own path is kept: https://host/prefix/ asks https://host/prefix/ipfs/{cid}.
         var url = new Uri($"{gateway.ToString().TrimEnd('/')}/ipfs/{root}?format=car&dag-scope=all");
@@ -81,6 +86,7 @@ public sealed class IpfsGatewayFetcher(HttpClient http, IReadOnlyList<Uri> gatew
         if (type is not null && type != CarMediaType)
             throw new FetchException($"answered {type}, not a CAR (is it a trustless gateway?)");
 
+        admit?.Invoke(response.Content.Headers.ContentLength);
         await using Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         var blocks = new Progress<BundleProgress>(p => progress?.Report(new FetchProgress(gateway.ToString(), p.BytesRead, null, p.BlocksVerified)));
         if (Directory.Exists(destination))
