@@ -45,22 +45,34 @@ public sealed class SandboxLauncher(EngineClient engine, string procRoot = "/pro
         if (pid <= 0 || started.State?.Running != true)
             return null;
 
-        try
+        // A process on its way out is moved to the root cgroup before it becomes a zombie, so a reading that
+        // shows no limits is taken again a moment later: by then it has exited (no input was given) or the
+        // reading stands and the container is refused.
+        for (int attempt = 1; ; attempt++)
         {
-            ContainerCgroup cgroup = ContainerCgroup.Locate(pid, procRoot, cgroupRoot);
-            CgroupLimits limits = cgroup.ReadLimits();
-            if (limits.CompareTo(spec.ExpectedLimits).Count == 0)
-                return cgroup;
-            if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
-                return null; // a zombie reads the root cgroup: the container was gone, not unconfined
-            SandboxVerifier.Check(started.Id!, limits, spec.ExpectedLimits);
-            return cgroup;
-        }
-        catch (Errors.InfraException e)
-        {
-            if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
-                return null;
-            throw new SandboxException(RunFailure.LimitsNotInForce, $"container {started.Id} refused: its cgroup could not be read ({e.Message})", e);
+            try
+            {
+                ContainerCgroup cgroup = ContainerCgroup.Locate(pid, procRoot, cgroupRoot);
+                CgroupLimits limits = cgroup.ReadLimits();
+                if (limits.CompareTo(spec.ExpectedLimits).Count == 0)
+                    return cgroup;
+                if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
+                    return null;
+                if (attempt == 3)
+                {
+                    SandboxVerifier.Check(started.Id!, limits, spec.ExpectedLimits);
+                    return cgroup;
+                }
+            }
+            catch (Errors.InfraException e)
+            {
+                if (await ExitedAsync(started.Id!, pid, cancellationToken).ConfigureAwait(false))
+                    return null;
+                if (attempt == 3)
+                    throw new SandboxException(RunFailure.LimitsNotInForce, $"container {started.Id} refused: its cgroup could not be read ({e.Message})", e);
+            }
+
+            await Task.Delay(50 * attempt, cancellationToken).ConfigureAwait(false);
         }
     }
 
