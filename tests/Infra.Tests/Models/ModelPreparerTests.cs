@@ -62,7 +62,7 @@ public sealed class ModelPreparerTests : IDisposable
         }
         finally
         {
-            await RemoveImageAsync(client, first.Image.ImageId);
+            await RemoveImageAsync(client, tag);
         }
     }
 
@@ -83,7 +83,7 @@ public sealed class ModelPreparerTests : IDisposable
         }
         finally
         {
-            await RemoveImageAsync(client, first.Image.ImageId);
+            await RemoveImageAsync(client, tag);
         }
     }
 
@@ -240,9 +240,13 @@ public sealed class ModelPreparerTests : IDisposable
         }
     }
 
-    private static async Task RemoveImageAsync(EngineClient client, string imageId)
+    /// <summary>
+    /// Removes the test's tag only: the retagged bundle image shares its id with the probe image, so deleting
+    /// by id would take the probe image (and every later container test) with it.
+    /// </summary>
+    private static async Task RemoveImageAsync(EngineClient client, string tag)
     {
-        // Test images are removed through the CLI-free API path the client lacks on purpose (the node never deletes images).
+        // Through plain HTTP: the node's client has no image delete on purpose (the node never deletes images).
         using var http = new HttpClient(new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>
@@ -252,7 +256,7 @@ public sealed class ModelPreparerTests : IDisposable
                 return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
             },
         });
-        using HttpResponseMessage _ = await http.DeleteAsync(new Uri($"http://engine/images/{imageId}?force=1"));
+        using HttpResponseMessage _ = await http.DeleteAsync(new Uri($"http://engine/images/{Uri.EscapeDataString(tag)}"));
     }
 
     /// <summary>Reports synchronously, so the order of phases is the order they happened in.</summary>
