@@ -55,14 +55,13 @@ public sealed class ModelPreparer(BundleCache cache, EngineClient engine, HttpBu
             ValidatedBundle validated = BundleLayout.Validate(bundleFolder);
             string relative = Path.GetRelativePath(staging, validated.Folder);
             cache.Commit(key, staging);
-            string committed = Path.Combine(cache.TryGet(key, out CacheEntry? created)!, relative);
+            string committed = Path.Combine(cache.FolderOf(key), relative);
             ValidatedBundle bundle = validated with { Folder = committed, ImageArchive = Path.Combine(committed, Path.GetFileName(validated.ImageArchive)) };
 
             progress?.Report(new PrepareProgress(PreparePhase.Loading, 0, null, 0, 0));
             LoadedImage image = await ImageLoader.LoadAsync(engine, bundle.ImageArchive, null, cancellationToken).ConfigureAwait(false);
             cache.RecordImage(key, image.ImageId, image.Name);
             progress?.Report(new PrepareProgress(PreparePhase.Ready, 0, null, 0, 0));
-            _ = created;
             return new PreparedModel(key, bundle, image, CacheHit: false, clock.Elapsed);
         }
         finally

@@ -225,7 +225,8 @@ public sealed class BundleCache
         return evicted;
     }
 
-    private string FolderOf(string key) => Path.Combine(BundlesFolder, key.Replace(':', '-'));
+    /// <summary>The folder a bundle lives in once committed.</summary>
+    public string FolderOf(string key) => Path.Combine(BundlesFolder, key.Replace(':', '-'));
 
     private long FreeBytes()
     {
