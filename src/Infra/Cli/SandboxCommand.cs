@@ -37,7 +37,7 @@ public static class SandboxCommand
     {
         string image = args.Value("--image") ?? ThrowHelper.ThrowConfiguration<string>("infra sandbox: --image is required");
         long memory = ParseOr(args.Value("--memory"), 512L << 20, ByteSize.TryParse, "--memory", "a size such as 512Mi");
-        long cpus = ParseOr(args.Value("--cpus"), 1000, TryParseMillicores, "--cpus", "millicores such as 1500m, or CPUs such as 1.5");
+        long cpus = ParseOr(args.Value("--cpus"), 1000, CpuQuantity.TryParse, "--cpus", "millicores such as 1500m, or CPUs such as 1.5");
         long pids = ParseOr(args.Value("--pids"), 256, TryParsePositive, "--pids", "a positive number");
         long timeout = ParseOr(args.Value("--timeout"), 60, TryParsePositive, "--timeout", "seconds, a positive number");
         string job = args.Value("--job") ?? $"sandbox-{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}";
@@ -96,17 +96,6 @@ public static class SandboxCommand
         if (!parse(text, out long value) || value <= 0)
             ThrowHelper.ThrowUsage($"infra sandbox: {option} expects {expected}, got '{text}'");
         return value;
-    }
-
-    private static bool TryParseMillicores(ReadOnlySpan<char> text, out long millicores)
-    {
-        millicores = 0;
-        if (text.EndsWith("m"))
-            return long.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out millicores);
-        if (!decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal cpus))
-            return false;
-        millicores = (long)(cpus * 1000);
-        return true;
     }
 
     private static bool TryParsePositive(ReadOnlySpan<char> text, out long value) =>

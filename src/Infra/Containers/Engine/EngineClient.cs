@@ -430,18 +430,8 @@ public sealed class EngineClient : IAsyncDisposable
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task<byte[]> ReadWholeBodyAsync(HttpConnection connection, HttpResponseHead head, CancellationToken cancellationToken)
-    {
-        if (head.Framing == BodyFraming.None)
-            return [];
-        var buffer = new ArrayBufferWriter<byte>(head.Framing == BodyFraming.ContentLength ? (int)Math.Min(head.ContentLength, MaxJsonAnswerBytes) : 1024);
-        await connection.ReadBodyAsync(head, piece =>
-        {
-            foreach (ReadOnlyMemory<byte> segment in piece)
-                buffer.Write(segment.Span);
-        }, MaxJsonAnswerBytes, cancellationToken).ConfigureAwait(false);
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static ValueTask<byte[]> ReadWholeBodyAsync(HttpConnection connection, HttpResponseHead head, CancellationToken cancellationToken) =>
+        connection.ReadBodyToArrayAsync(head, MaxJsonAnswerBytes, cancellationToken);
 
     private static T? Parse<T>(byte[] body, JsonTypeInfo<T> type)
     {

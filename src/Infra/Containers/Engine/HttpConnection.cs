@@ -150,6 +150,20 @@ internal sealed class HttpConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads the whole body after <paramref name="head"/> into an array, refusing more than <paramref name="maxBytes"/>.</summary>
+    public async ValueTask<byte[]> ReadBodyToArrayAsync(HttpResponseHead head, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (head.Framing == BodyFraming.None)
+            return [];
+        var buffer = new ArrayBufferWriter<byte>(head.Framing == BodyFraming.ContentLength ? (int)Math.Min(head.ContentLength, maxBytes) : 1024);
+        await ReadBodyAsync(head, piece =>
+        {
+            foreach (ReadOnlyMemory<byte> segment in piece)
+                buffer.Write(segment.Span);
+        }, maxBytes, cancellationToken).ConfigureAwait(false);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>Half-closes the connection: the container sees EOF on stdin, its output still flows back.</summary>
     public async ValueTask CompleteSendingAsync()
     {

@@ -119,18 +119,13 @@ public sealed class RestContainer : IAsyncDisposable
         await connection.Writer.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         HttpResponseHead head = await connection.ReadHeadAsync(cancellationToken).ConfigureAwait(false);
-        var body = new ArrayBufferWriter<byte>(head.Framing == BodyFraming.ContentLength ? (int)Math.Min(head.ContentLength, MaxAnswerBytes) : 4096);
-        await connection.ReadBodyAsync(head, piece =>
-        {
-            foreach (ReadOnlyMemory<byte> segment in piece)
-                body.Write(segment.Span);
-        }, MaxAnswerBytes, cancellationToken).ConfigureAwait(false);
+        byte[] body = await connection.ReadBodyToArrayAsync(head, MaxAnswerBytes, cancellationToken).ConfigureAwait(false);
         if (!head.KeepAlive)
             await DropConnectionAsync().ConfigureAwait(false);
 
         if (head.Status != 200)
             throw new SandboxException(RunFailure.NonZeroExit, $"the model answered {head.Status} to POST {path}");
-        if (!ModelOutput.TryExtract(body.WrittenSpan, out ReadOnlySpan<byte> output))
+        if (!ModelOutput.TryExtract(body, out ReadOnlySpan<byte> output))
             throw new SandboxException(RunFailure.NonZeroExit, "the model's answer is not a JSON object with an \"output\" or \"result\" member");
         return output.ToArray();
     }

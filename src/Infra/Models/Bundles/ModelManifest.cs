@@ -61,18 +61,6 @@ public sealed record ModelManifest(
     internal static void Fail(long line, string message) =>
         throw new ManifestException(line > 0 ? $"model.yaml line {line}: {message}" : $"model.yaml: {message}");
 
-    /// <summary>Parses CPU as Kubernetes writes it: 2, 0.5, "500m".</summary>
-    public static bool TryParseCpu(string text, out long millicores)
-    {
-        millicores = 0;
-        if (text.EndsWith('m'))
-            return long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out millicores) && millicores > 0;
-        if (!decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal cpus) || cpus <= 0 || cpus > 1024)
-            return false;
-        millicores = (long)Math.Ceiling(cpus * 1000);
-        return true;
-    }
-
     private sealed class ManifestReader(IParser parser)
     {
         private readonly List<string> _unknown = [];
@@ -151,7 +139,7 @@ public sealed record ModelManifest(
                 switch (key.Value)
                 {
                     case "cpu":
-                        if (!TryParseCpu(value, out _cpu))
+                        if (!CpuQuantity.TryParse(value, out _cpu))
                             Fail(key.Start.Line, $"resources.cpu must be a number of CPUs (2, 0.5) or millicores (500m), got '{value}'");
                         break;
                     case "memory":
