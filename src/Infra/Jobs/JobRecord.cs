@@ -1,0 +1,217 @@
+using System.Threading.Channels;
+using InfraMind.Node.Crypto;
+using InfraMind.Node.Jobs.Intake;
+using InfraMind.Node.Models;
+
+namespace InfraMind.Node.Jobs;
+
+/// <summary>A change in a job's life, as watchers (`infra jobs watch`, WatchJobs) see it.</summary>
+public sealed record JobEvent(string JobId, JobState State, DateTimeOffset At, string? Message, PrepareProgress? Progress);
+
+/// <summary>
+/// One job the node has accepted: its request, its state and timestamps, and, once final, its receipt.
+/// State moves only forward; every change is published to the board's watchers.
+/// </summary>
+public sealed class JobRecord
+{
+    private readonly JobBoard _board;
+    private readonly Lock _lock = new();
+    private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal JobRecord(JobBoard board, VerifiedJob job)
+    {
+        _board = board;
+        Request = job.Request;
+        JobHash = job.JobHash;
+        ReceivedAt = job.ReceivedAt;
+        StateChangedAt = job.ReceivedAt;
+    }
+
+    public JobRequest Request { get; }
+
+    public string JobId => Request.JobId;
+
+    public Hash32 JobHash { get; }
+
+    public DateTimeOffset ReceivedAt { get; }
+
+    public JobState State { get; private set; } = JobState.Queued;
+
+    public DateTimeOffset StateChangedAt { get; private set; }
+
+    public DateTimeOffset? PrepareStartedAt { get; private set; }
+
+    public DateTimeOffset? StartedAt { get; private set; }
+
+    public DateTimeOffset? FinishedAt { get; private set; }
+
+    /// <summary>Why it failed or was rejected, in one line; null while all is well.</summary>
+    public string? Message { get; private set; }
+
+    public RejectReason? RejectReason { get; private set; }
+
+    public PrepareProgress? Progress { get; private set; }
+
+    /// <summary>The signed receipt's JSON (or the signed rejection's), once the job is final.</summary>
+    public byte[]? ReceiptJson { get; private set; }
+
+    /// <summary>Cancels the job's work: `infra drain`, a mesh cancel, or DELETE.</summary>
+    public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>Completes when the job reaches a final state and its receipt is logged.</summary>
+    public Task Finished => _finished.Task;
+
+    internal void MoveTo(JobState state, string? message = null)
+    {
+        JobEvent change;
+        lock (_lock)
+        {
+            if (State.IsFinal() || state < State)
+                return;
+            DateTimeOffset now = _board.Time.GetUtcNow();
+            State = state;
+            StateChangedAt = now;
+            if (state == JobState.Preparing)
+                PrepareStartedAt = now;
+            else if (state == JobState.Starting)
+                StartedAt = now;
+            if (message is not null)
+                Message = message;
+            change = new JobEvent(JobId, state, now, message, null);
+        }
+
+        _board.Publish(change);
+    }
+
+    internal void ReportProgress(PrepareProgress progress)
+    {
+        Progress = progress;
+        _board.Publish(new JobEvent(JobId, JobState.Preparing, _board.Time.GetUtcNow(), null, progress));
+    }
+
+    /// <summary>Makes the job final with its logged receipt (or rejection) and wakes whoever waits for it.</summary>
+    internal void Finish(JobState state, byte[] receiptJson, string? message, RejectReason? reason = null)
+    {
+        JobEvent change;
+        lock (_lock)
+        {
+            if (State.IsFinal())
+                return;
+            DateTimeOffset now = _board.Time.GetUtcNow();
+            State = state;
+            StateChangedAt = now;
+            FinishedAt = now;
+            Message = message ?? Message;
+            RejectReason = reason;
+            ReceiptJson = receiptJson;
+            change = new JobEvent(JobId, state, now, Message, null);
+        }
+
+        _board.Publish(change);
+        _board.Retire(this);
+        _finished.TrySetResult();
+    }
+}
+
+/// <summary>
+/// Every job the node knows in this run: the live ones and a bounded history of finished ones, plus the
+/// watchers of their events. Watchers get a bounded channel each; one that stops reading loses old
+/// events, never blocks a job.
+/// </summary>
+public sealed class JobBoard(TimeProvider time, int historyLimit = 1000)
+{
+    private readonly Dictionary<string, JobRecord> _jobs = new(StringComparer.Ordinal);
+    private readonly Queue<string> _finishedOrder = new();
+    private readonly List<Channel<JobEvent>> _watchers = [];
+    private readonly Lock _lock = new();
+
+    public TimeProvider Time => time;
+
+    public JobRecord Add(VerifiedJob job)
+    {
+        var record = new JobRecord(this, job);
+        lock (_lock)
+            _jobs[job.Request.JobId] = record;
+        Publish(new JobEvent(record.JobId, JobState.Queued, job.ReceivedAt, null, null));
+        return record;
+    }
+
+    public bool TryGet(string jobId, out JobRecord? record)
+    {
+        lock (_lock)
+            return _jobs.TryGetValue(jobId, out record);
+    }
+
+    /// <summary>The jobs, newest first.</summary>
+    public IReadOnlyList<JobRecord> List(int limit = 100)
+    {
+        lock (_lock)
+            return _jobs.Values.OrderByDescending(j => j.ReceivedAt).Take(limit).ToList();
+    }
+
+    public int ActiveCount
+    {
+        get
+        {
+            lock (_lock)
+                return _jobs.Values.Count(j => j.State is JobState.Starting or JobState.Running);
+        }
+    }
+
+    public int QueuedCount
+    {
+        get
+        {
+            lock (_lock)
+                return _jobs.Values.Count(j => j.State is JobState.Queued or JobState.Preparing);
+        }
+    }
+
+    /// <summary>Jobs not yet final: what a drain waits for.</summary>
+    public IReadOnlyList<JobRecord> Unfinished()
+    {
+        lock (_lock)
+            return _jobs.Values.Where(j => !j.State.IsFinal()).ToList();
+    }
+
+    public ChannelReader<JobEvent> Watch(CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateBounded<JobEvent>(new BoundedChannelOptions(256)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        });
+        lock (_lock)
+            _watchers.Add(channel);
+        cancellationToken.Register(() =>
+        {
+            lock (_lock)
+                _watchers.Remove(channel);
+            channel.Writer.TryComplete();
+        });
+        return channel.Reader;
+    }
+
+    internal void Publish(JobEvent change)
+    {
+        lock (_lock)
+        {
+            foreach (Channel<JobEvent> watcher in _watchers)
+                watcher.Writer.TryWrite(change);
+        }
+    }
+
+    internal void Retire(JobRecord record)
+    {
+        lock (_lock)
+        {
+            _finishedOrder.Enqueue(record.JobId);
+            while (_finishedOrder.Count > historyLimit)
+            {
+                string old = _finishedOrder.Dequeue();
+                if (_jobs.TryGetValue(old, out JobRecord? gone) && gone.State.IsFinal())
+                    _jobs.Remove(old);
+            }
+        }
+    }
+}
