@@ -69,8 +69,12 @@ public static class ConfigLoader
         var names = new List<string>();
         foreach (DictionaryEntry entry in environment)
         {
-            if (entry.Key is string name && name.StartsWith(EnvironmentPrefix, StringComparison.Ordinal))
+            // INFRAMIND_NVML_LIBRARY picks a native library, not a configuration key: it is read where NVML is loaded.
+            if (entry.Key is string name && name.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)
+                && name != Hardware.Nvml.GpuProbe.LibraryVariable)
+            {
                 names.Add(name);
+            }
         }
 
         names.Sort(StringComparer.Ordinal);

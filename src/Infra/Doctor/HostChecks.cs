@@ -1,6 +1,7 @@
 using InfraMind.Node.Configuration;
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Errors;
+using InfraMind.Node.Hardware.Nvml;
 
 namespace InfraMind.Node.Doctor;
 
@@ -16,6 +17,7 @@ public static class HostChecks
         yield return StateDirectory(config);
         yield return CacheDisk(config);
         yield return Engine(config, host);
+        yield return Gpu(GpuProbe.Read());
         yield return Clock(DateTimeOffset.UtcNow);
     }
 
@@ -93,6 +95,43 @@ public static class HostChecks
         {
             return CheckResult.Failed(name, "the engine did not answer within 5 s", "check that dockerd or the podman service is healthy");
         }
+    }
+
+    /// <summary>
+    /// The NVIDIA check: driver, GPU count and names. A host without NVML passes (it simply takes no GPU jobs);
+    /// NVML that is present but broken warns with NVML's reason, since the operator probably meant to offer GPUs.
+    /// </summary>
+    public static CheckResult Gpu(GpuInventory inventory)
+    {
+        ArgumentNullException.ThrowIfNull(inventory);
+        const string name = "gpu";
+        switch (inventory.Status)
+        {
+            case GpuInventoryStatus.LibraryAbsent:
+                return CheckResult.Ok(name, "no NVIDIA GPU (NVML not found): GPU jobs will be rejected");
+            case GpuInventoryStatus.Ready:
+                break;
+            default:
+                CheckResult failed = CheckResult.FromError(name, inventory.Reason ?? "NVML did not start");
+                return CheckResult.Warning(name, failed.Detail + ": GPU jobs will be rejected", failed.Fix ?? "check that `nvidia-smi` works on this host");
+        }
+
+        string driver = $"NVIDIA driver {inventory.DriverVersion ?? "(version unknown)"}";
+        string problems = inventory.Problems.Count == 0 ? string.Empty : "; " + string.Join("; ", inventory.Problems);
+        if (inventory.Gpus.Count == 0)
+        {
+            string detail = $"{driver}, but NVML lists no usable GPU: GPU jobs will be rejected{problems}";
+            return inventory.Problems.Count == 0
+                ? CheckResult.Ok(name, detail)
+                : CheckResult.Warning(name, detail, "check `nvidia-smi -L` and the driver's kernel log (dmesg | grep -i nvrm)");
+        }
+
+        string gpus = string.Join(", ", inventory.Gpus.Select(g =>
+            $"{g.Index} {g.Name} ({g.MemoryTotal / (1 << 20)} MiB{(g.ComputeCapability is { } cc ? $", compute {cc}" : string.Empty)})"));
+        string summary = $"{driver}, {inventory.Gpus.Count} GPU(s): {gpus}{problems}";
+        return inventory.Problems.Count == 0
+            ? CheckResult.Ok(name, summary)
+            : CheckResult.Warning(name, summary, "check `nvidia-smi -q` for the GPUs named above");
     }
 
     public static CheckResult Clock(DateTimeOffset now)
