@@ -55,6 +55,9 @@ public sealed class JobRecord
     /// <summary>The signed receipt's JSON (or the signed rejection's), once the job is final.</summary>
     public byte[]? ReceiptJson { get; private set; }
 
+    /// <summary>The model's output value (JSON text, or the text for a `text` schema) once the job ran.</summary>
+    public byte[]? Output { get; private set; }
+
     /// <summary>Cancels the job's work: `infra drain`, a mesh cancel, or DELETE.</summary>
     public CancellationTokenSource Cancellation { get; } = new();
 
@@ -90,7 +93,7 @@ public sealed class JobRecord
     }
 
     /// <summary>Makes the job final with its logged receipt (or rejection) and wakes whoever waits for it.</summary>
-    internal void Finish(JobState state, byte[] receiptJson, string? message, RejectReason? reason = null)
+    internal void Finish(JobState state, byte[] receiptJson, string? message, RejectReason? reason = null, byte[]? output = null)
     {
         JobEvent change;
         lock (_lock)
@@ -104,6 +107,7 @@ public sealed class JobRecord
             Message = message ?? Message;
             RejectReason = reason;
             ReceiptJson = receiptJson;
+            Output = output;
             change = new JobEvent(JobId, state, now, Message, null);
         }
 

@@ -54,4 +54,7 @@ public static class RejectReasons
 public sealed class JobRejectedException(RejectReason reason, string message) : Exception(message)
 {
     public RejectReason Reason { get; } = reason;
+
+    /// <summary>The node's signed Rejection (CONTRACT.md §5) as JSON, once the pipeline has signed it.</summary>
+    public byte[]? RejectionJson { get; set; }
 }
