@@ -18,7 +18,8 @@ namespace InfraMind.Node.Receipts;
 /// Values travel between the two as canonical text: strings as they are, bytes32 as 0x + lowercase hex,
 /// uint64 as decimal, addresses in EIP-55 form. At the top level a uint64 is a JSON number; in
 /// <c>eip712.message</c> it is a decimal string, because JavaScript numbers lose integers above 2^53 and
-/// ethers accepts strings for every uint width.
+/// ethers accepts strings for every uint width. A JavaScript reader of the top level sees a value above 2^53 as
+/// the nearest double; the signed message keeps it exact.
 /// </remarks>
 public static class TypedDataJson
 {
