@@ -31,9 +31,10 @@ test: $(NATIVE) ## run every test against the native binary and real Docker and 
 	echo "tests: $$passed passed, $$failed failed, $$skipped skipped"; \
 	exit $$status
 
-vectors-check: ## regenerate the crypto and IPFS vectors with the reference libraries; fail if the committed ones differ
+vectors-check: ## regenerate the crypto, IPFS and Merkle vectors with the reference libraries; fail if the committed ones differ
 	cd tests/vectors && npm ci --no-audit --no-fund --silent && node make-vectors.mjs --check
 	cd tests/vectors/ipfs && npm ci --no-audit --no-fund --silent && node make-ipfs-vectors.mjs --check
+	cd tests/vectors/merkle && npm ci --no-audit --no-fund --silent && node make-merkle-vectors.mjs --check
 
 demo: $(NATIVE) ## what the node can do so far, end to end on this machine
 	@scripts/demo.sh

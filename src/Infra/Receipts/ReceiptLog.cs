@@ -1,0 +1,464 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using InfraMind.Node.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace InfraMind.Node.Receipts;
+
+/// <summary>Why the receipt log refused an operation.</summary>
+public enum ReceiptLogFailure
+{
+    /// <summary>Another process holds the log folder.</summary>
+    Locked,
+
+    /// <summary>The job already has a receipt (or rejection) in the log: exactly one per job.</summary>
+    DuplicateJob,
+
+    /// <summary>Writing or syncing failed; the record is not durable and must not be delivered.</summary>
+    Io,
+
+    /// <summary>An earlier write failed and could not be undone; the log takes no more appends.</summary>
+    Broken,
+}
+
+public sealed class ReceiptLogException : Exception
+{
+    public ReceiptLogException(ReceiptLogFailure failure, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        Failure = failure;
+    }
+
+    public ReceiptLogFailure Failure { get; }
+}
+
+/// <summary>What opening the log found and repaired.</summary>
+public sealed record RecoveryReport(
+    int Receipts,
+    int Rejections,
+    int Acks,
+    long TailBytesDropped,
+    long CorruptBytesSkipped,
+    int UnreadableRecords,
+    string? DamagedCopy)
+{
+    /// <summary>True when nothing but a torn tail (a write cut short by a crash) had to be repaired.</summary>
+    public bool MiddleIntact => CorruptBytesSkipped == 0 && UnreadableRecords == 0;
+
+    public string Describe()
+    {
+        string text = $"receipt log: {Receipts} receipts, {Rejections} rejections, {Acks} acks";
+        if (TailBytesDropped > 0)
+            text += $"; dropped a torn tail of {TailBytesDropped} bytes (a write cut short by a crash, never acknowledged to a caller)";
+        if (!MiddleIntact)
+            text += $"; DAMAGE inside the log: skipped {CorruptBytesSkipped} corrupt bytes and {UnreadableRecords} unreadable records, kept every good record, original moved to {DamagedCopy}: check the disk and keep that copy";
+        return text;
+    }
+}
+
+/// <summary>
+/// The durable, append-only receipt log under <c>{state_dir}/receipts/</c> (CONTRACT.md §7): every signed
+/// receipt and rejection is written and fsynced here before <see cref="Append(SignedReceipt)"/> returns, so
+/// a receipt that was delivered can never be lost by a crash. Acks from the scheduler are records in the same
+/// file; receipts without one are redelivered after a restart.
+/// </summary>
+/// <remarks>
+/// Opening recovers: a record cut short or garbled at the end (a crash mid-write, or a power cut that left
+/// zeros) is dropped and the file truncated. Damage with good records after it is never dropped silently:
+/// the good records are kept, the damaged file is copied aside, and <see cref="Recovery"/> says so.
+/// One process owns the folder at a time (an exclusive lock on <c>receipts.lock</c>).
+/// </remarks>
+public sealed class ReceiptLog : IDisposable
+{
+    public const string FileName = "receipts.log";
+    public const string LockName = "receipts.lock";
+
+    private readonly Lock _gate = new();
+    private readonly string _path;
+    private readonly FileStream _lock;
+    private readonly FileStream _stream;
+    private readonly SafeFileHandle _file;
+    private readonly List<SignedReceipt> _receipts = [];
+    private readonly List<SignedRejection> _rejections = [];
+    private readonly Dictionary<string, SignedReceipt> _byJob = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _rejected = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _acked = new(StringComparer.Ordinal);
+    private long _length;
+    private bool _broken;
+
+    private ReceiptLog(string directory, FileStream lockFile)
+    {
+        Directory = directory;
+        _path = Path.Combine(directory, FileName);
+        _lock = lockFile;
+        Recovery = Recover();
+        _stream = OpenOwnerOnly(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        _file = _stream.SafeFileHandle;
+        _length = RandomAccess.GetLength(_file);
+        SyncDirectory();
+    }
+
+    public string Directory { get; }
+
+    public RecoveryReport Recovery { get; }
+
+    /// <summary>Every logged receipt, in the order appended.</summary>
+    public IReadOnlyList<SignedReceipt> All
+    {
+        get
+        {
+            lock (_gate)
+                return _receipts.ToArray();
+        }
+    }
+
+    public IReadOnlyList<SignedRejection> Rejections
+    {
+        get
+        {
+            lock (_gate)
+                return _rejections.ToArray();
+        }
+    }
+
+    /// <summary>Bytes in the log file.</summary>
+    public long Length
+    {
+        get
+        {
+            lock (_gate)
+                return _length;
+        }
+    }
+
+    /// <summary>Opens (creating if needed) the log in <paramref name="directory"/>, recovering it first.</summary>
+    public static ReceiptLog Open(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        FileStream lockFile;
+        try
+        {
+            lockFile = new FileStream(Path.Combine(directory, LockName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new ReceiptLogException(ReceiptLogFailure.Locked,
+                $"the receipt log in {directory} is held by another process; stop the other `infra run` or point node.state_dir elsewhere", e);
+        }
+
+        try
+        {
+            return new ReceiptLog(directory, lockFile);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Appends and fsyncs; throws <see cref="ReceiptLogFailure.DuplicateJob"/> when the job already has a receipt.</summary>
+    public void Append(SignedReceipt receipt)
+    {
+        if (!TryAppend(receipt))
+        {
+            throw new ReceiptLogException(ReceiptLogFailure.DuplicateJob,
+                $"job '{receipt.JobId}' already has a receipt in the log; deliver the logged one (TryGet) instead of signing another");
+        }
+    }
+
+    /// <summary>Appends and fsyncs; false (and nothing written) when the job already has a receipt.</summary>
+    public bool TryAppend(SignedReceipt receipt)
+    {
+        byte[] payload = receipt.ToJson();
+        lock (_gate)
+        {
+            if (_byJob.ContainsKey(receipt.JobId))
+                return false;
+            WriteDurably(LogRecordKind.Receipt, payload);
+            _receipts.Add(receipt);
+            _byJob.Add(receipt.JobId, receipt);
+            return true;
+        }
+    }
+
+    /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
+    public bool TryAppend(SignedRejection rejection)
+    {
+        byte[] payload = rejection.ToJson();
+        lock (_gate)
+        {
+            if (_rejected.Contains(rejection.JobId))
+                return false;
+            WriteDurably(LogRecordKind.Rejection, payload);
+            _rejections.Add(rejection);
+            _rejected.Add(rejection.JobId);
+            return true;
+        }
+    }
+
+    public bool TryGet(string jobId, out SignedReceipt? receipt)
+    {
+        lock (_gate)
+            return _byJob.TryGetValue(jobId, out receipt);
+    }
+
+    public bool IsAcked(string jobId)
+    {
+        lock (_gate)
+            return _acked.Contains(jobId);
+    }
+
+    /// <summary>Receipts the scheduler has not acked, in log order: what to send again after a reconnect.</summary>
+    public IReadOnlyList<SignedReceipt> Unacked()
+    {
+        lock (_gate)
+            return _receipts.Where(r => !_acked.Contains(r.JobId)).ToArray();
+    }
+
+    /// <summary>
+    /// Records the scheduler's receipt_ack. False for a job with no receipt here (nothing is written);
+    /// true, without writing again, when it was already acked.
+    /// </summary>
+    public bool MarkAcked(string jobId)
+    {
+        byte[] payload = AckPayload(jobId);
+        lock (_gate)
+        {
+            if (!_byJob.ContainsKey(jobId))
+                return false;
+            if (_acked.Contains(jobId))
+                return true;
+            WriteDurably(LogRecordKind.Ack, payload);
+            _acked.Add(jobId);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _lock.Dispose();
+    }
+
+    private void WriteDurably(LogRecordKind kind, byte[] payload)
+    {
+        if (_broken)
+        {
+            throw new ReceiptLogException(ReceiptLogFailure.Broken,
+                $"an earlier write to {_path} failed and could not be undone; restart the node so the log is recovered");
+        }
+
+        if (payload.Length > LogRecord.MaxPayload)
+        {
+            throw new ReceiptLogException(ReceiptLogFailure.Io,
+                $"a {kind} record of {payload.Length} bytes is over the {LogRecord.MaxPayload}-byte limit; shorten its strings");
+        }
+
+        byte[] record = ArrayPool<byte>.Shared.Rent(LogRecord.SizeOf(payload.Length));
+        try
+        {
+            int size = LogRecord.Write(kind, payload, record);
+            RandomAccess.Write(_file, record.AsSpan(0, size), _length);
+            RandomAccess.FlushToDisk(_file);
+            _length += size;
+        }
+        catch (IOException e)
+        {
+            // A half-written record must not stay: the next append would land after it and turn a torn
+            // tail into damage in the middle. Cut back to the last good record.
+            try
+            {
+                RandomAccess.SetLength(_file, _length);
+                RandomAccess.FlushToDisk(_file);
+            }
+            catch (IOException)
+            {
+                _broken = true;
+            }
+
+            throw new ReceiptLogException(ReceiptLogFailure.Io,
+                $"writing to {_path} failed ({e.Message}); the {kind} is not durable, do not deliver it; check free space on the state_dir disk", e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(record);
+        }
+    }
+
+    private static byte[] AckPayload(string jobId)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("job_id"u8, jobId);
+            json.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static bool TryReadAck(ReadOnlySpan<byte> payload, out string jobId)
+    {
+        jobId = "";
+        var reader = new Utf8JsonReader(payload);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
+                || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("job_id"u8)
+                || !reader.Read() || reader.TokenType != JsonTokenType.String)
+                return false;
+            jobId = reader.GetString()!;
+            return reader.Read() && reader.TokenType == JsonTokenType.EndObject && !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Reads the file, rebuilds the in-memory state and repairs what a crash or bad disk left.</summary>
+    private RecoveryReport Recover()
+    {
+        byte[] data = File.Exists(_path) ? File.ReadAllBytes(_path) : [];
+        var good = new List<(LogRecordKind Kind, int Offset, int Size)>();
+        long tailDropped = 0, skipped = 0;
+        int unreadable = 0, acks = 0;
+        int offset = 0;
+        while (offset < data.Length)
+        {
+            LogRecordStatus status = LogRecord.TryRead(data.AsSpan(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
+            if (status != LogRecordStatus.Ok)
+            {
+                // Damage at the end (nothing valid after it) is a write the crash cut short; damage with
+                // valid records after it is the disk's fault and must not cost those records.
+                int next = Resynchronise(data, offset + 1);
+                if (next < 0)
+                {
+                    tailDropped = data.Length - offset;
+                    break;
+                }
+
+                skipped += next - offset;
+                offset = next;
+                continue;
+            }
+
+            if (Apply(kind, payload, ref acks))
+                good.Add((kind, offset, size));
+            else
+                unreadable++;
+            offset += size;
+        }
+
+        string? damagedCopy = null;
+        if (skipped > 0 || unreadable > 0)
+            damagedCopy = Rewrite(data, good);
+        else if (tailDropped > 0)
+            Truncate(data.Length - tailDropped);
+
+        return new RecoveryReport(_receipts.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
+    }
+
+    // A record whose checksum holds but whose content does not parse was written that way by a bug;
+    // it is counted and kept in the damaged copy rather than trusted.
+    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, ref int acks)
+    {
+        switch (kind)
+        {
+            case LogRecordKind.Receipt:
+                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || !_byJob.TryAdd(receipt!.JobId, receipt))
+                    return false;
+                _receipts.Add(receipt);
+                return true;
+            case LogRecordKind.Rejection:
+                if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || !_rejected.Add(rejection!.JobId))
+                    return false;
+                _rejections.Add(rejection);
+                return true;
+            case LogRecordKind.Ack:
+                if (!TryReadAck(payload, out string jobId) || !_byJob.ContainsKey(jobId))
+                    return false;
+                if (_acked.Add(jobId))
+                    acks++;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The first offset at or after <paramref name="from"/> where a whole valid record starts, or -1.</summary>
+    private static int Resynchronise(byte[] data, int from)
+    {
+        for (int at = from; at + LogRecord.HeaderSize < data.Length; at++)
+        {
+            // Cheap filters first: a plausible kind and a payload that opens a JSON object.
+            byte kind = data[at + 8];
+            if (kind is < (byte)LogRecordKind.Receipt or > (byte)LogRecordKind.Ack || data[at + LogRecord.HeaderSize] != (byte)'{')
+                continue;
+            if (LogRecord.TryRead(data.AsSpan(at), out _, out _, out _) == LogRecordStatus.Ok)
+                return at;
+        }
+
+        return -1;
+    }
+
+    private void Truncate(long length)
+    {
+        using SafeFileHandle handle = File.OpenHandle(_path, FileMode.Open, FileAccess.ReadWrite);
+        RandomAccess.SetLength(handle, length);
+        RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>Copies the damaged file aside, then atomically replaces the log with its good records.</summary>
+    private string Rewrite(byte[] data, List<(LogRecordKind Kind, int Offset, int Size)> good)
+    {
+        string stamp = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
+        string aside = _path + ".damaged-" + stamp;
+        WriteSynced(aside, [new ArraySegment<byte>(data)]);
+
+        string temporary = _path + ".rewrite";
+        WriteSynced(temporary, good.Select(g => new ArraySegment<byte>(data, g.Offset, g.Size)).ToList());
+        File.Move(temporary, _path, overwrite: true);
+        SyncDirectory();
+        return aside;
+    }
+
+    private static void WriteSynced(string path, List<ArraySegment<byte>> parts)
+    {
+        using FileStream stream = OpenOwnerOnly(path, FileMode.Create, FileAccess.Write, FileShare.None);
+        SafeFileHandle handle = stream.SafeFileHandle;
+        long at = 0;
+        foreach (ArraySegment<byte> part in parts)
+        {
+            RandomAccess.Write(handle, part, at);
+            at += part.Count;
+        }
+
+        RandomAccess.FlushToDisk(handle);
+    }
+
+    // Receipts are not secret, but nobody else should be able to append to or truncate them: 0600.
+    // The stream only owns the handle; all I/O goes through RandomAccess at explicit offsets.
+    private static FileStream OpenOwnerOnly(string path, FileMode mode, FileAccess access, FileShare share) =>
+        new(path, new FileStreamOptions
+        {
+            Mode = mode,
+            Access = access,
+            Share = share,
+            BufferSize = 0,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+
+    private void SyncDirectory()
+    {
+        int errno = Libc.FsyncDirectory(Directory);
+        if (errno != 0)
+        {
+            throw new ReceiptLogException(ReceiptLogFailure.Io,
+                $"fsync of the folder {Directory} failed (errno {errno}); the log's file entry may not survive a crash: check the state_dir filesystem");
+        }
+    }
+}

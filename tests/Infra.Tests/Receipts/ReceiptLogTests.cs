@@ -1,0 +1,239 @@
+using System.Text;
+using InfraMind.Node.Receipts;
+using InfraMind.Node.Tests.Support;
+
+namespace InfraMind.Node.Tests.Receipts;
+
+public class ReceiptLogTests
+{
+    private static readonly ReceiptSigner Signer = ReceiptSamples.Signer();
+
+    private static SignedReceipt Sign(string jobId) => Signer.Sign(ReceiptSamples.Receipt(jobId));
+
+    private static string LogFile(TempFolder folder) => Path.Combine(folder.Path, ReceiptLog.FileName);
+
+    /// <summary>Writes jobs in order and returns the file offset where each record starts, plus the end.</summary>
+    private static long[] Fill(TempFolder folder, params string[] jobs)
+    {
+        var offsets = new List<long>();
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        foreach (string job in jobs)
+        {
+            offsets.Add(log.Length);
+            log.Append(Sign(job));
+        }
+
+        offsets.Add(log.Length);
+        return offsets.ToArray();
+    }
+
+    private static byte[] Frame(LogRecordKind kind, byte[] payload)
+    {
+        var record = new byte[LogRecord.SizeOf(payload.Length)];
+        LogRecord.Write(kind, payload, record);
+        return record;
+    }
+
+    private static string[] Jobs(ReceiptLog log) => log.All.Select(r => r.JobId).ToArray();
+
+    [Fact]
+    public void Crc32c_matches_the_standard_check_value()
+    {
+        Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
+        Assert.Equal(0u, Crc32C.Compute([]));
+    }
+
+    [Fact]
+    public void Record_framing_refuses_every_prefix_and_every_flipped_byte()
+    {
+        byte[] payload = Sign("frame").ToJson();
+        var record = new byte[LogRecord.SizeOf(payload.Length)];
+        LogRecord.Write(LogRecordKind.Receipt, payload, record);
+        Assert.Equal(LogRecordStatus.Ok, LogRecord.TryRead(record, out LogRecordKind kind, out ReadOnlySpan<byte> read, out int size));
+        Assert.Equal(LogRecordKind.Receipt, kind);
+        Assert.Equal(record.Length, size);
+        Assert.True(read.SequenceEqual(payload));
+
+        for (int length = 0; length < record.Length; length++)
+            Assert.NotEqual(LogRecordStatus.Ok, LogRecord.TryRead(record.AsSpan(0, length), out _, out _, out _));
+        for (int at = 0; at < record.Length; at += 7)
+        {
+            byte[] flipped = (byte[])record.Clone();
+            flipped[at] ^= 0x04;
+            Assert.NotEqual(LogRecordStatus.Ok, LogRecord.TryRead(flipped, out _, out _, out _));
+        }
+
+        byte[] zeros = new byte[64];
+        Assert.Equal(LogRecordStatus.Corrupt, LogRecord.TryRead(zeros, out _, out _, out _));
+        Assert.Throws<ArgumentException>(() => LogRecord.Write(LogRecordKind.Ack, new byte[LogRecord.MaxPayload + 1], new byte[LogRecord.MaxPayload + 20]));
+    }
+
+    [Fact]
+    public void Receipts_survive_reopening_and_a_job_is_logged_once()
+    {
+        using var folder = new TempFolder();
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            log.Append(Sign("a"));
+            log.Append(Sign("b"));
+            Assert.False(log.TryAppend(Sign("a")));
+            ReceiptLogException e = Assert.Throws<ReceiptLogException>(() => log.Append(Sign("b")));
+            Assert.Equal(ReceiptLogFailure.DuplicateJob, e.Failure);
+            Assert.True(log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("r"))));
+            Assert.False(log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("r"))));
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(["a", "b"], Jobs(log));
+            Assert.Equal("r", Assert.Single(log.Rejections).JobId);
+            Assert.True(log.TryGet("b", out SignedReceipt? b));
+            Assert.Equal(Sign("b").Digest, b!.Digest);
+            Assert.False(log.TryAppend(Sign("a")));
+            Assert.True(log.Recovery.MiddleIntact);
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(LogFile(folder)));
+    }
+
+    [Fact]
+    public void Acks_are_durable_and_unacked_receipts_are_listed_for_redelivery()
+    {
+        using var folder = new TempFolder();
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            foreach (string job in new[] { "a", "b", "c" })
+                log.Append(Sign(job));
+            Assert.True(log.MarkAcked("b"));
+            long length = log.Length;
+            Assert.True(log.MarkAcked("b"));
+            Assert.Equal(length, log.Length);
+            Assert.False(log.MarkAcked("unknown"));
+            Assert.Equal(["a", "c"], log.Unacked().Select(r => r.JobId));
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(["a", "c"], log.Unacked().Select(r => r.JobId));
+            Assert.True(log.IsAcked("b"));
+            Assert.Equal(1, log.Recovery.Acks);
+        }
+    }
+
+    [Fact]
+    public void A_second_process_cannot_open_the_same_log()
+    {
+        using var folder = new TempFolder();
+        using ReceiptLog first = ReceiptLog.Open(folder.Path);
+        ReceiptLogException e = Assert.Throws<ReceiptLogException>(() => ReceiptLog.Open(folder.Path));
+        Assert.Equal(ReceiptLogFailure.Locked, e.Failure);
+    }
+
+    [Fact]
+    public void A_torn_last_record_at_every_byte_offset_loses_only_that_record()
+    {
+        using var folder = new TempFolder();
+        long[] offsets = Fill(folder, "a", "b", "c");
+        byte[] whole = File.ReadAllBytes(LogFile(folder));
+        long lastStart = offsets[2];
+
+        for (long cut = lastStart; cut < whole.Length; cut++)
+        {
+            File.WriteAllBytes(LogFile(folder), whole.AsSpan(0, (int)cut).ToArray());
+            using ReceiptLog log = ReceiptLog.Open(folder.Path);
+            Assert.Equal(["a", "b"], Jobs(log));
+            Assert.Equal(cut - lastStart, log.Recovery.TailBytesDropped);
+            Assert.True(log.Recovery.MiddleIntact);
+            Assert.Null(log.Recovery.DamagedCopy);
+            Assert.Equal(lastStart, new FileInfo(LogFile(folder)).Length);
+        }
+
+        // After the repair the job can be logged again and everything reads back.
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+            log.Append(Sign("c"));
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+            Assert.Equal(["a", "b", "c"], Jobs(log));
+    }
+
+    [Fact]
+    public void A_flipped_byte_in_the_last_record_drops_it_as_a_torn_tail()
+    {
+        using var folder = new TempFolder();
+        long[] offsets = Fill(folder, "a", "b", "c");
+        byte[] bytes = File.ReadAllBytes(LogFile(folder));
+        bytes[(int)offsets[2] + 40] ^= 0x01;
+        File.WriteAllBytes(LogFile(folder), bytes);
+
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        Assert.Equal(["a", "b"], Jobs(log));
+        Assert.Equal(offsets[3] - offsets[2], log.Recovery.TailBytesDropped);
+        Assert.Contains("torn tail", log.Recovery.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_zero_filled_tail_after_a_power_cut_is_dropped()
+    {
+        using var folder = new TempFolder();
+        long[] offsets = Fill(folder, "a", "b");
+        using (var file = new FileStream(LogFile(folder), FileMode.Append))
+            file.Write(new byte[4096]);
+
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        Assert.Equal(["a", "b"], Jobs(log));
+        Assert.Equal(4096, log.Recovery.TailBytesDropped);
+        Assert.Equal(offsets[2], new FileInfo(LogFile(folder)).Length);
+    }
+
+    [Theory]
+    [InlineData(0)] // the length field: the record seems to run past the end
+    [InlineData(5)] // the checksum
+    [InlineData(8)] // the kind
+    [InlineData(300)] // the payload
+    public void Damage_in_the_middle_keeps_the_good_records_and_moves_the_file_aside(int byteInRecord)
+    {
+        using var folder = new TempFolder();
+        long[] offsets = Fill(folder, "a", "b", "c", "d");
+        byte[] original = File.ReadAllBytes(LogFile(folder));
+        byte[] bytes = (byte[])original.Clone();
+        bytes[(int)offsets[1] + byteInRecord] ^= 0x40;
+        File.WriteAllBytes(LogFile(folder), bytes);
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(["a", "c", "d"], Jobs(log));
+            Assert.False(log.Recovery.MiddleIntact);
+            Assert.Equal(offsets[2] - offsets[1], log.Recovery.CorruptBytesSkipped);
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+            Assert.NotNull(log.Recovery.DamagedCopy);
+            Assert.Equal(bytes, File.ReadAllBytes(log.Recovery.DamagedCopy!));
+            Assert.Contains("DAMAGE", log.Recovery.Describe(), StringComparison.Ordinal);
+            log.Append(Sign("e"));
+        }
+
+        // The rewritten log is clean: the next open finds nothing to repair.
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(["a", "c", "d", "e"], Jobs(log));
+            Assert.True(log.Recovery.MiddleIntact);
+        }
+    }
+
+    [Fact]
+    public void A_record_with_a_valid_checksum_but_a_forged_receipt_is_not_trusted()
+    {
+        using var folder = new TempFolder();
+        Fill(folder, "a");
+        byte[] forged = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Sign("b").ToJson()).Replace("\"latency_ms\":1234", "\"latency_ms\":1", StringComparison.Ordinal));
+        using (var file = new FileStream(LogFile(folder), FileMode.Append))
+        {
+            file.Write(Frame(LogRecordKind.Receipt, forged));
+            file.Write(Frame(LogRecordKind.Receipt, Sign("c").ToJson()));
+        }
+
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        Assert.Equal(["a", "c"], Jobs(log));
+        Assert.Equal(1, log.Recovery.UnreadableRecords);
+        Assert.NotNull(log.Recovery.DamagedCopy);
+    }
+}
