@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -406,9 +407,17 @@ static int respond(int fd, int status, const char *type, const char *body, size_
     int h = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
                      status, reason(status), type, len, keep ? "" : "Connection: close\r\n", extra ? extra : "");
-    if (write_all(fd, head, (size_t)h)) return -1;
-    if (!head_only && len && write_all(fd, body, len)) return -1;
-    return 0;
+    if (head_only) len = 0;
+    /* Head and body in one segment where they fit: one send, not two, per answer. */
+    struct iovec iov[2] = {{.iov_base = head, .iov_len = (size_t)h}, {.iov_base = (void *)body, .iov_len = len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+    ssize_t sent;
+    do sent = sendmsg(fd, &msg, MSG_NOSIGNAL); while (sent < 0 && errno == EINTR);
+    if (sent < 0) return -1;
+    if ((size_t)sent < (size_t)h)
+        return write_all(fd, head + sent, (size_t)h - (size_t)sent) || write_all(fd, body, len) ? -1 : 0;
+    size_t done = (size_t)sent - (size_t)h;
+    return write_all(fd, body + done, len - done) ? -1 : 0;
 }
 
 /* {"error":"..."}: the message JSON-escaped (it quotes "input" and names \\u escapes). */
