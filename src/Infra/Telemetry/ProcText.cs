@@ -64,8 +64,10 @@ internal static class ProcText
         while (!content.IsEmpty)
         {
             int end = content.IndexOf((byte)'\n');
-            ReadOnlySpan<byte> line = end < 0 ? content : content[..end];
-            content = end < 0 ? default : content[(end + 1)..];
+            if (end < 0)
+                break; // the kernel ends every line; an unterminated one was cut off and may hold half a number
+            ReadOnlySpan<byte> line = content[..end];
+            content = content[(end + 1)..];
             if (line.Length <= key.Length || !line.StartsWith(key) || line[key.Length] != (byte)':')
                 continue;
             if (found)
@@ -90,7 +92,8 @@ internal static class ProcText
 
     /// <summary>
     /// utime and stime (clock ticks) from /proc/PID/stat. The command name in field 2 is in parentheses and may hold
-    /// spaces and ')' itself, so fields are counted from the last ')'.
+    /// spaces and ')' itself, so fields are counted from the last ')'. Every kernel since 2.6 writes 40-odd more fields,
+    /// so a file that ends right after stime was cut off.
     /// </summary>
     public static bool TryParseStatCpuTicks(ReadOnlySpan<byte> content, out long userTicks, out long systemTicks)
     {
@@ -108,10 +111,14 @@ internal static class ProcText
         int index = 0;
         foreach (Range range in fields.Split((byte)' '))
         {
+            if (fields[range].IsEmpty)
+                return false; // two spaces in a row shift every field after them
             if (index == 11 && !TryParseCount(fields[range], out userTicks))
                 return false;
-            if (index == 12)
-                return TryParseCount(fields[range], out systemTicks);
+            if (index == 12 && !TryParseCount(fields[range], out systemTicks))
+                return false;
+            if (index == 13)
+                return true; // a field after stime proves stime was not cut short
             index++;
         }
 
