@@ -9,7 +9,7 @@ namespace InfraMind.Node.Telemetry;
 /// <param name="ResidentBytes">VmRSS from /proc/self/status.</param>
 /// <param name="GcHeapBytes">Managed bytes thought to be allocated (<see cref="GC.GetTotalMemory(bool)"/> without collecting).</param>
 /// <param name="Threads">"Threads" from /proc/self/status.</param>
-/// <param name="OpenFds">Entries in /proc/self/fd, the listing's own descriptor included (as Prometheus' Go client counts).</param>
+/// <param name="OpenFds">Entries in /proc/self/fdinfo (the same descriptors as /proc/self/fd), the listing's own included, as Prometheus' Go client counts.</param>
 /// <param name="CpuSeconds">utime + stime from /proc/self/stat.</param>
 public readonly record struct ProcessSample(long? ResidentBytes, long GcHeapBytes, long? Threads, long? OpenFds, double? CpuSeconds);
 
@@ -42,7 +42,9 @@ public sealed class ProcessStats
         string dir = Path.Join(procRoot, processDirectory);
         _statusPath = Path.Join(dir, "status");
         _statPath = Path.Join(dir, "stat");
-        _fdPath = Path.Join(dir, "fd");
+        // fdinfo, not fd: fd's entries are symlinks, which the enumerator stats one by one to learn whether each
+        // target is a folder (10 ms for 160 descriptors on a busy host); fdinfo's are plain files, about ten times cheaper.
+        _fdPath = Path.Join(dir, "fdinfo");
     }
 
     public ProcessSample Read()

@@ -297,8 +297,9 @@ public sealed class HostLoadTests : IDisposable
         var load = new HostLoad();
         load.Sample();
         Thread.Sleep(200);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         HostLoadSample s = load.Sample();
-        _output.WriteLine(s.ToString());
+        _output.WriteLine($"{s} in {clock.Elapsed.TotalMicroseconds:F0} us");
         Assert.InRange(s.CpuUtilization!.Value, 0, 1);
         Assert.InRange(s.MemoryUtilization!.Value, 0, 1);
         Assert.NotEqual(LoadSource.Unknown, s.CpuSource);

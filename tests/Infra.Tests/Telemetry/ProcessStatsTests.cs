@@ -27,7 +27,7 @@ public sealed class ProcessStatsTests : IDisposable
         if (stat is not null)
             _dir.Write("proc/self/stat", stat);
         for (int i = 0; i < fds; i++)
-            _dir.Write($"proc/self/fd/{i}", "");
+            _dir.Write($"proc/self/fdinfo/{i}", "pos:\t0\nflags:\t02\n");
         return new ProcessStats(_dir["proc"]);
     }
 
