@@ -186,4 +186,14 @@ public sealed class ControlRoundTripTests : IAsyncLifetime, IDisposable
         Assert.Equal($"infra: the agent is not running: no control socket at {_temp["absent.sock"]}; start it with `infra run`\n", result.StdErr);
         Assert.Empty(result.StdOut);
     }
+
+    [Fact]
+    public async Task The_binary_prints_status_from_the_agent()
+    {
+        // The process, not the method: with INFRA_BIN set this proves the AOT-compiled gRPC client works.
+        string config = _temp.Write("config.yaml", $"control:\n  socket: {Socket}\n");
+        InfraProcess.Result result = await Task.Run(() => InfraProcess.Run(_temp.Path, null, "status", "--config", config));
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.StartsWith("Node ID:        0xB71c3f4A5b6C7d8E9f0A1b2C3d4E5f6A7b8C9d0E\nJobs Served:    1,284\n", result.StdOut, StringComparison.Ordinal);
+    }
 }
