@@ -10,6 +10,9 @@ public static class Program
     [
         InitCommand.Spec,
         RunCommand.Spec,
+        StatusCommand.Spec,
+        JobsCommand.Spec,
+        DrainCommand.Spec,
         DoctorCommand.Spec,
         SandboxCommand.Spec,
         CacheCommand.Spec,
