@@ -35,6 +35,7 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
     public const string HttpCopy = "HTTP: GET to file, no hash (ref)";
     public const string DotnetMemory = ".NET SHA256, in memory (ref)";
     public const string WhatIfHttp = "what-if HTTP: read ∥ hash ∥ write";
+    public const string HttpCeiling = "HTTP: GET to file, read ∥ write, no hash (ceiling)";
     public const string WhatIfCar = "what-if CAR: verify once, leaves to file";
     public const string WhatIfCarOverlap = "what-if CAR: … ∥ write";
 
@@ -49,8 +50,9 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
         [
             new(HttpFetcher, "FetchAsync from 127.0.0.1 to a file: stream, sha256 (IncrementalHash), compare", Input.Payload, Goal: true, HttpFetchAsync),
             new(HttpCopy, "the same GET and 1 MiB read/write loop without the hash", Input.Payload, Goal: false, () => HttpCopyAsync(toFile: true)),
+            new(HttpCeiling, "the fetcher's pipeline (4 × 1 MiB chunks, preallocated file, writes on a second thread) without the hash stage: the most any verifying HTTP path can do here", Input.Payload, Goal: false, HttpCeilingAsync),
             new(HttpDiscard, "the same GET, body read and dropped: loopback HTTP alone", Input.Payload, Goal: false, () => HttpCopyAsync(toFile: false)),
-            new(CarExtract, "ExtractAsync from a FileStream: read + verify every block into the spool, then walk the DAG and write the file from it", Input.Car, Goal: true, CarExtractAsync),
+            new(CarExtract, "ExtractAsync from a FileStream: one pass, every block verified as it arrives, raw leaves handed to a writer thread", Input.Car, Goal: true, CarExtractAsync),
             new(CarVerifyOnly, "CarReader over the same FileStream: parse + verify every block, nothing written", Input.Car, Goal: false, CarVerifyOnlyAsync),
             new(Sha256sumPayload, "`sha256sum payload.bin`, timed as a process", Input.Payload, Goal: false, () => ProcessAsync("sha256sum", [setup.PayloadPath], setup.PayloadSha256), Baseline: Sha256sumPayload),
             new(Sha256sumCar, "`sha256sum bundle.car`, timed as a process", Input.Car, Goal: false, () => ProcessAsync("sha256sum", [setup.CarPath], setup.CarSha256), Baseline: Sha256sumCar),
@@ -122,6 +124,71 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         if (toFile)
             File.Delete(destination);
+        if (total != setup.PayloadBytes)
+            throw new InvalidOperationException($"the GET delivered {total} bytes, not {setup.PayloadBytes}");
+        return new Sample(seconds, Reads: reads);
+    }
+
+    /// <summary>The fetcher's read | write pipeline minus the hash: this thread fills 1 MiB chunks, a task writes them.</summary>
+    private async Task<Sample> HttpCeilingAsync()
+    {
+        const int Ring = 4;
+        string destination = Path.Combine(setup.WorkDirectory, $"ceiling-{_sequence++}.tar");
+        long start = Stopwatch.GetTimestamp();
+        long total = 0;
+        long reads = 0;
+        using (HttpResponseMessage response = await http.GetAsync(bundleUri, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false))
+        {
+            response.EnsureSuccessStatusCode();
+            long length = response.Content.Headers.ContentLength ?? 0;
+            Stream body = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(destination, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.None, length);
+                var free = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
+                var full = System.Threading.Channels.Channel.CreateUnbounded<(byte[] Buffer, int Length)>();
+                for (int i = 0; i < Ring; i++)
+                    free.Writer.TryWrite(new byte[1 << 20]);
+                Task writing = Task.Run(async () =>
+                {
+                    long offset = 0;
+                    await foreach ((byte[] buffer, int count) in full.Reader.ReadAllAsync().ConfigureAwait(false))
+                    {
+                        RandomAccess.Write(file, buffer.AsSpan(0, count), offset);
+                        offset += count;
+                        free.Writer.TryWrite(buffer);
+                    }
+                });
+                bool ended = false;
+                while (!ended)
+                {
+                    byte[] buffer = await free.Reader.ReadAsync().ConfigureAwait(false);
+                    int filled = 0;
+                    while (filled < buffer.Length)
+                    {
+                        int read = await body.ReadAsync(buffer.AsMemory(filled)).ConfigureAwait(false);
+                        if (read == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+
+                        filled += read;
+                        reads++;
+                    }
+
+                    total += filled;
+                    if (filled > 0)
+                        full.Writer.TryWrite((buffer, filled));
+                }
+
+                full.Writer.TryComplete();
+                await writing.ConfigureAwait(false);
+            }
+        }
+
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        File.Delete(destination);
         if (total != setup.PayloadBytes)
             throw new InvalidOperationException($"the GET delivered {total} bytes, not {setup.PayloadBytes}");
         return new Sample(seconds, Reads: reads);

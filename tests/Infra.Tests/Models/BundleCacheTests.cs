@@ -114,3 +114,70 @@ public class BundleCacheTests
         cache.Commit(key, staging);
     }
 }
+
+public class BundleCacheTouchTests
+{
+    private sealed class ManualClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
+    public void A_hit_does_not_rewrite_the_index_until_the_interval_or_a_structural_change()
+    {
+        using var temp = new TempFolder();
+        var clock = new ManualClock();
+        var cache = new BundleCache(temp["cache"], 1 << 20, clock);
+        Commit(cache, "QmA", 100);
+        Commit(cache, "QmB", 100);
+        byte[] before = File.ReadAllBytes(temp["cache/index.json"]);
+
+        clock.Now += TimeSpan.FromSeconds(5);
+        Assert.NotNull(cache.TryGet("QmA", out CacheEntry? entry));
+        Assert.Equal(2, entry!.Uses);
+        Assert.Equal(before, File.ReadAllBytes(temp["cache/index.json"])); // the touch stays in memory
+
+        clock.Now += BundleCache.TouchWriteInterval;
+        Assert.NotNull(cache.TryGet("QmA", out _));
+        Assert.Equal(3, UsesOnDisk(temp, "QmA")); // stale enough: this hit wrote it
+
+        Assert.NotNull(cache.TryGet("QmA", out _));
+        Assert.Equal(3, UsesOnDisk(temp, "QmA"));
+        cache.Pin("QmB", true); // a structural change carries the pending touch with it
+        Assert.Equal(4, UsesOnDisk(temp, "QmA"));
+    }
+
+    [Fact]
+    public void Flushed_use_times_survive_a_restart_and_steer_eviction()
+    {
+        using var temp = new TempFolder();
+        var clock = new ManualClock();
+        var cache = new BundleCache(temp["cache"], 2500, clock);
+        Commit(cache, "QmOld", 1000);
+        clock.Now += TimeSpan.FromSeconds(1);
+        Commit(cache, "QmNew", 1000);
+        clock.Now += TimeSpan.FromSeconds(1);
+        Assert.NotNull(cache.TryGet("QmOld", out _)); // now the most recently used, in memory only
+        cache.Flush();
+
+        var restarted = new BundleCache(temp["cache"], 2500, clock);
+        clock.Now += TimeSpan.FromSeconds(1);
+        Commit(restarted, "QmThird", 1000);
+        Assert.Equal(["QmOld", "QmThird"], restarted.List().Select(e => e.Key).Order(StringComparer.Ordinal));
+    }
+
+    private static int UsesOnDisk(TempFolder temp, string key)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(temp["cache/index.json"]));
+        return json.RootElement.GetProperty("entries").EnumerateArray().Single(e => e.GetProperty("key").GetString() == key).GetProperty("uses").GetInt32();
+    }
+
+    private static void Commit(BundleCache cache, string key, int bytes)
+    {
+        string staging = cache.CreateStaging();
+        File.WriteAllBytes(Path.Combine(staging, "payload"), new byte[bytes]);
+        cache.Commit(key, staging);
+    }
+}

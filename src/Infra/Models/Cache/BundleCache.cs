@@ -52,6 +52,10 @@ public sealed class BundleCache
     private readonly Dictionary<string, CacheEntry> _entries = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
 
+    /// <summary>When the index was last written, and whether hits changed use times since.</summary>
+    private DateTimeOffset _lastSave = DateTimeOffset.MinValue;
+    private bool _touched;
+
     public BundleCache(string root, long budgetBytes, TimeProvider? clock = null)
     {
         Root = root;
@@ -70,6 +74,9 @@ public sealed class BundleCache
         LoadIndex();
         ClearStaging();
     }
+
+    /// <summary>How stale the use times on disk may get before a hit writes the index (without fsync).</summary>
+    public static TimeSpan TouchWriteInterval { get; } = TimeSpan.FromMinutes(1);
 
     public string Root { get; }
 
@@ -96,7 +103,12 @@ public sealed class BundleCache
             return [.. _entries.Values.OrderByDescending(e => e.LastUsedUnixMs)];
     }
 
-    /// <summary>The folder of a cached bundle, or null; a hit counts as a use (for LRU) and is persisted.</summary>
+    /// <summary>
+    /// The folder of a cached bundle, or null; a hit counts as a use (for LRU). The touch is cheap: it is kept in
+    /// memory and written with the next structural change (commit, pin, prune, remove, image record), or by a hit
+    /// at least <see cref="TouchWriteInterval"/> after the last write (without fsync), or by <see cref="Flush"/>.
+    /// A crash loses at most that long of use times, which only shifts eviction order; never a bundle.
+    /// </summary>
     public string? TryGet(string key, out CacheEntry? entry)
     {
         lock (_lock)
@@ -107,10 +119,23 @@ public sealed class BundleCache
                 return null;
             }
 
-            entry.LastUsedUnixMs = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+            DateTimeOffset now = _clock.GetUtcNow();
+            entry.LastUsedUnixMs = now.ToUnixTimeMilliseconds();
             entry.Uses++;
-            SaveIndex();
+            _touched = true;
+            if (now - _lastSave >= TouchWriteInterval)
+                SaveIndex(durable: false);
             return FolderOf(key);
+        }
+    }
+
+    /// <summary>Writes use times that hits have not written yet (e.g. at shutdown); a no-op when there are none.</summary>
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (_touched)
+                SaveIndex(durable: true);
         }
     }
 
@@ -294,7 +319,12 @@ public sealed class BundleCache
         SaveIndex();
     }
 
-    private void SaveIndex()
+    /// <summary>
+    /// Writes the whole index to a temporary file and renames it over the old one. <paramref name="durable"/>: fsync
+    /// first, for structural changes (a crash must never leave an index naming a bundle that is gone or missing one
+    /// that is there); use times alone can skip it (the rename still keeps the index whole).
+    /// </summary>
+    private void SaveIndex(bool durable = true)
     {
         string temporary = IndexPath + ".tmp";
         try
@@ -303,10 +333,12 @@ public sealed class BundleCache
             using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 file.Write(json);
-                file.Flush(flushToDisk: true);
+                file.Flush(flushToDisk: durable);
             }
 
             File.Move(temporary, IndexPath, overwrite: true);
+            _lastSave = _clock.GetUtcNow();
+            _touched = false;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -44,18 +44,27 @@ internal sealed class BlockSpool : IDisposable
         return new BlockSpool(file);
     }
 
-    /// <summary>Appends a verified block; false (and nothing written) when the CAR already carried it.</summary>
-    public async ValueTask<bool> AddAsync(Cid cid, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>True when the spool holds the block (under any CID version).</summary>
+    public bool Contains(Cid cid) => _index.ContainsKey(cid.ToV1());
+
+    /// <summary>
+    /// Appends a verified block; false (and nothing written) when the CAR already carried it. <paramref name="reached"/>
+    /// marks a block the walk has already used (kept only in case the DAG links it again).
+    /// </summary>
+    public async ValueTask<bool> AddAsync(Cid cid, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool reached = false)
     {
         Cid key = cid.ToV1();
         if (_index.ContainsKey(key))
             return false;
         await RandomAccess.WriteAsync(_file, data, _end, cancellationToken).ConfigureAwait(false);
-        _index.Add(key, new Entry(_end, data.Length, Reached: false));
+        _index.Add(key, new Entry(_end, data.Length, reached));
         _end += data.Length;
         MaxBlockLength = Math.Max(MaxBlockLength, data.Length);
         return true;
     }
+
+    /// <summary>The length of a held block, or -1.</summary>
+    public int LengthOf(Cid cid) => _index.TryGetValue(cid.ToV1(), out Entry entry) ? entry.Length : -1;
 
     /// <summary>
     /// Reads a block into <paramref name="buffer"/> and marks it reached; -1 when the CAR did not carry it.

@@ -1,12 +1,15 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
 namespace InfraMind.Node.Models.Content;
 
 /// <summary>Where an extraction is.</summary>
 public enum BundleStage
 {
-    /// <summary>Reading and verifying the CAR's blocks into the spool.</summary>
+    /// <summary>Reading and verifying the CAR's blocks (file bytes are written as they arrive when the CAR is in DAG order).</summary>
     Receiving,
 
-    /// <summary>Walking the DAG and writing files.</summary>
+    /// <summary>A file is complete (reported once per file).</summary>
     Writing,
 
     /// <summary>The bundle is in place.</summary>
@@ -21,10 +24,14 @@ public sealed record BundleSummary(Cid Root, bool IsDirectory, int Files, int Di
 
 /// <summary>
 /// Turns a CAR from an IPFS trustless gateway into a folder, trusting nothing but the requested root CID.
-/// The CAR's root must be that CID (checked before any block is read); every block is verified against its CID
-/// as it arrives and spooled to one temporary file; the DAG is then walked from the root and written into a
-/// temporary sibling of the output, which is renamed into place only when everything checked out. On any failure
-/// nothing is left: not the partial folder, not the spool.
+/// The CAR's root must be that CID (checked before any block is read). The DAG is walked from the root in one pass
+/// over the stream: the walk pulls blocks from the CAR as it needs them, each verified against its CID as it
+/// arrives (<see cref="CarReader"/>). A CAR in DAG order (what `ipfs dag export` and gateways send: directory, file
+/// root, then its leaves in order) is therefore written straight to the output files, raw leaves handed to a writer
+/// thread without a copy while the next block is hashed (<see cref="OverlappedWriter"/>). A block that comes before
+/// the walk needs it is parked in a temporary spool and read back when needed, so any order is accepted.
+/// Everything is written into a temporary sibling of the output, renamed into place only when everything checked
+/// out; on any failure nothing is left: not the partial folder (with whatever was written directly), not the spool.
 /// The checks: names that could escape the folder, file lengths against UnixFS filesize, blocksizes and Tsize,
 /// missing blocks, blocks the DAG never reaches (a gateway sending unrelated data is not trusted), size limits.
 /// </summary>
@@ -41,6 +48,12 @@ public static class CarBundleReader
 
     /// <summary>Longest file name Linux file systems take, in bytes.</summary>
     public const int MaxNameBytes = 255;
+
+    /// <summary>
+    /// Block buffers queued for the file writer at most: enough to keep the disk busy while the next block is hashed,
+    /// few enough to bound memory (4 × a block, at most 8 MiB).
+    /// </summary>
+    private const int WriteBuffers = 4;
 
     /// <summary>
     /// Extracts the DAG under <paramref name="root"/> from <paramref name="car"/> into <paramref name="outputDirectory"/>,
@@ -87,18 +100,25 @@ public static class CarBundleReader
                 BundleThrow.Throw(BundleError.RootMismatch, $"the CAR's root is {header.Roots[0]} but {root} was asked for; the gateway answered with other content; fetch from another gateway");
 
             using BlockSpool spool = BlockSpool.Create(parent, name);
-            while (await reader.ReadBlockAsync(cancellationToken).ConfigureAwait(false) is CarBlock block)
-            {
-                await spool.AddAsync(block.Cid, block.Data, cancellationToken).ConfigureAwait(false);
-                progress?.Report(new BundleProgress(BundleStage.Receiving, reader.BytesRead, reader.BlocksVerified, 0));
-            }
-
             string partial = Path.Combine(parent, $".{name}.partial-{Guid.NewGuid():N}");
             Directory.CreateDirectory(partial);
             try
             {
-                var walk = new Walk(spool, maxBytes, reader, progress, cancellationToken);
-                bool isDirectory = await walk.RootAsync(root, partial, fileName).ConfigureAwait(false);
+                Walk walk;
+                bool isDirectory;
+                var writer = new OverlappedWriter(WriteBuffers);
+                try
+                {
+                    walk = new Walk(reader, spool, writer, maxBytes, progress, cancellationToken);
+                    isDirectory = await walk.RootAsync(root, partial, fileName).ConfigureAwait(false);
+                    await walk.FinishStreamAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    // No write may still be in flight when the partial folder is renamed or deleted.
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                }
+
                 int unreached = spool.Unreached(out Cid? stray);
                 if (unreached > 0)
                     BundleThrow.Throw(BundleError.UnexpectedBlock, $"the CAR carried {unreached} block(s) the DAG under {root} never reaches (one is {stray}); a trustless gateway sends only the DAG asked for; fetch from another gateway");
@@ -152,11 +172,20 @@ public static class CarBundleReader
         }
     }
 
-    /// <summary>The DAG walk: one block buffer, reused; links are decoded into objects before it is reused.</summary>
-    private sealed class Walk(BlockSpool spool, long maxBytes, CarReader reader, IProgress<BundleProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// The DAG walk, pulling blocks from the CAR as it needs them. A loaded node's bytes lie in the reader's buffer
+    /// or in the spool buffer and are valid until the next load; links are decoded into objects before then.
+    /// </summary>
+    private sealed class Walk(CarReader reader, BlockSpool spool, OverlappedWriter writer, long maxBytes, IProgress<BundleProgress>? progress, CancellationToken cancellationToken)
     {
-        private readonly byte[] _block = new byte[Math.Max(spool.MaxBlockLength, 1)];
+        /// <summary>Raw leaves written straight from the stream: where their bytes are, in case the DAG links one again.</summary>
+        private readonly Dictionary<Cid, Placed> _placed = [];
+        private byte[] _block = [];
         private int _visits;
+        private bool _ended;
+        private SafeFileHandle? _file;
+        private string _path = "";
+        private long _fileOffset;
 
         public int Files { get; private set; }
 
@@ -177,6 +206,16 @@ public static class CarBundleReader
 
             await FileAsync(root, node, Path.Combine(folder, fileName), tsize: null, 0).ConfigureAwait(false);
             return false;
+        }
+
+        /// <summary>
+        /// Reads what the CAR still holds once the DAG is complete: every block is still verified, repeats are
+        /// ignored, and anything else is spooled unreached (and so refused as unrelated).
+        /// </summary>
+        public async ValueTask FinishStreamAsync()
+        {
+            while (!_ended && await ReadAsync().ConfigureAwait(false) is CarBlock block)
+                await ParkAsync(block).ConfigureAwait(false);
         }
 
         private async ValueTask DirectoryAsync(Cid cid, PbNode node, string folder, int depth)
@@ -206,29 +245,51 @@ public static class CarBundleReader
 
         private async ValueTask FileAsync(Cid cid, Node top, string path, ulong? tsize, int depth)
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
-            var file = new FileStream(path, options);
-            await using (file.ConfigureAwait(false))
+            // FileShare.Read: a leaf the DAG links twice is read back from the file that holds it.
+            using SafeFileHandle file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+            (_file, _path, _fileOffset) = (file, path, 0);
+            try
             {
                 if (top.Data?.FileSize is ulong claimed && claimed > (ulong)(maxBytes - Written))
                     BundleThrow.Throw(BundleError.TooLarge, $"file node {cid} says the file is {claimed} bytes, over what is left of the {maxBytes}-byte limit");
-                long length = await FileNodeAsync(cid, top, file, depth).ConfigureAwait(false);
+                long length = await FileNodeAsync(cid, top, depth).ConfigureAwait(false);
                 CheckTsize(cid, tsize, length);
             }
+            finally
+            {
+                // The handle closes with this scope: its queued writes must be done first, on success or failure.
+                _file = null;
+                await DrainQuietlyAsync().ConfigureAwait(false);
+            }
 
+            await writer.DrainAsync(cancellationToken).ConfigureAwait(false);
             Files++;
             progress?.Report(new BundleProgress(BundleStage.Writing, reader.BytesRead, reader.BlocksVerified, Written));
+        }
+
+        private async ValueTask DrainQuietlyAsync()
+        {
+            try
+            {
+                await writer.DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // Reported by the DrainAsync that follows, or moot: the walk already failed.
+            }
         }
 
         /// <summary>
         /// Writes the bytes of the file DAG under <paramref name="cid"/>, whose block is <paramref name="node"/> (still
         /// in the shared buffer), and returns how many.
         /// </summary>
-        private async ValueTask<long> FileNodeAsync(Cid cid, Node node, FileStream file, int depth)
+        private async ValueTask<long> FileNodeAsync(Cid cid, Node node, int depth)
         {
             if (node.Data is not UnixFsData data)
             {
-                await WriteAsync(file, node.Block).ConfigureAwait(false);
+                if (node.Direct)
+                    _placed.TryAdd(cid.ToV1(), new Placed(_path, _fileOffset, node.Block.Length));
+                await WriteAsync(node.Block, node.Direct).ConfigureAwait(false);
                 return node.Block.Length;
             }
 
@@ -241,12 +302,12 @@ public static class CarBundleReader
 
             // The node's own bytes come first; they live in the shared buffer, so they are written before any child loads.
             long produced = data.Data.Length;
-            await WriteAsync(file, data.Data).ConfigureAwait(false);
+            await WriteAsync(data.Data, direct: false).ConfigureAwait(false);
             for (int i = 0; i < links.Count; i++)
             {
                 PbLink link = links[i];
                 Node child = await LoadAsync(link.Cid, depth + 1).ConfigureAwait(false);
-                long length = await FileNodeAsync(link.Cid, child, file, depth + 1).ConfigureAwait(false);
+                long length = await FileNodeAsync(link.Cid, child, depth + 1).ConfigureAwait(false);
                 if ((ulong)length != sizes[i])
                     BundleThrow.Throw(BundleError.DagMalformed, $"file node {cid}: child {i} ({link.Cid}) holds {length} bytes but blocksizes says {sizes[i]}");
                 CheckTsize(link.Cid, link.Tsize, length);
@@ -265,19 +326,37 @@ public static class CarBundleReader
                 BundleThrow.Throw(BundleError.DagMalformed, $"the link to {cid} gives Tsize {cumulative}, less than the {length} file bytes under it");
         }
 
-        private async ValueTask WriteAsync(FileStream file, ReadOnlyMemory<byte> bytes)
+        /// <summary>
+        /// Queues file bytes at the current file's next offset. A raw leaf straight from the stream (<paramref name="direct"/>)
+        /// is handed over with the reader's buffer, which gets a free one in exchange; other bytes are copied.
+        /// </summary>
+        private async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, bool direct)
         {
             if (bytes.Length > maxBytes - Written)
                 BundleThrow.Throw(BundleError.TooLarge, $"the bundle is over its limit of {maxBytes} bytes; raise the limit if the model is really that big");
-            await file.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (bytes.IsEmpty)
+                return;
+            if (direct && MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment))
+            {
+                byte[] replacement = await writer.RentAsync(segment.Array!.Length, cancellationToken).ConfigureAwait(false);
+                writer.Enqueue(_file!, reader.SwapBuffer(replacement), segment.Offset, segment.Count, _fileOffset);
+            }
+            else
+            {
+                byte[] copy = await writer.RentAsync(bytes.Length, cancellationToken).ConfigureAwait(false);
+                bytes.CopyTo(copy);
+                writer.Enqueue(_file!, copy, 0, bytes.Length, _fileOffset);
+            }
+
+            _fileOffset += bytes.Length;
             Written += bytes.Length;
         }
 
         /// <summary>
-        /// Reads a block back from the spool and decodes a dag-pb one. It is not hashed again: it was verified as it
-        /// arrived, and the spool is an unlinked file only this process holds, written moments before (a second
-        /// sha256 pass cost half the extraction time in bench/bundle.sh). The result points into the shared
-        /// buffer: valid until the next load.
+        /// Loads a block and decodes a dag-pb one: from the spool if it came early, from the file it was written to
+        /// if it is a raw leaf already placed, else from the stream, parking every block that comes before it.
+        /// Nothing is hashed twice: every block was verified as it arrived, and the spool and the partial files
+        /// are this process's own, written moments before (a second sha256 pass cost half the extraction time).
         /// </summary>
         private async ValueTask<Node> LoadAsync(Cid cid, int depth)
         {
@@ -285,12 +364,73 @@ public static class CarBundleReader
                 BundleThrow.Throw(BundleError.TooLarge, $"the DAG is over {MaxDepth} levels deep at {cid}");
             if (++_visits > MaxNodeVisits)
                 BundleThrow.Throw(BundleError.TooLarge, $"the DAG expands to over {MaxNodeVisits} nodes; the bundle is refused");
-            int length = await spool.ReadAsync(cid, _block, cancellationToken).ConfigureAwait(false);
-            if (length < 0)
-                BundleThrow.Throw(BundleError.MissingBlock, $"the DAG links to block {cid}, which the CAR did not carry; the gateway sent an incomplete DAG; fetch from another gateway");
-            ReadOnlyMemory<byte> block = _block.AsMemory(0, length);
-            return cid.Codec == CidCodec.Raw ? new Node(block, null, null) : Decode(cid, block);
+
+            int spooled = spool.LengthOf(cid);
+            if (spooled >= 0)
+            {
+                if (_block.Length < spooled)
+                    _block = new byte[Math.Max(spooled, Math.Min(_block.Length * 2, CarReader.MaxBlockBytes))];
+                await spool.ReadAsync(cid, _block, cancellationToken).ConfigureAwait(false);
+                return Make(cid, _block.AsMemory(0, spooled), direct: false);
+            }
+
+            if (_placed.TryGetValue(cid.ToV1(), out Placed placed))
+                return Make(cid, await ReadPlacedAsync(placed).ConfigureAwait(false), direct: false);
+
+            while (true)
+            {
+                if (_ended || await ReadAsync().ConfigureAwait(false) is not CarBlock block)
+                    return BundleThrow.Throw<Node>(BundleError.MissingBlock, $"the DAG links to block {cid}, which the CAR did not carry; the gateway sent an incomplete DAG; fetch from another gateway");
+                if (block.Cid.SameContent(cid))
+                {
+                    // A dag-pb node is small: spool it (as used) so a DAG that links it again finds it.
+                    if (cid.Codec == CidCodec.DagPb)
+                        await spool.AddAsync(block.Cid, block.Data, cancellationToken, reached: true).ConfigureAwait(false);
+                    return Make(cid, block.Data, direct: true);
+                }
+
+                await ParkAsync(block).ConfigureAwait(false);
+            }
         }
+
+        private async ValueTask<CarBlock?> ReadAsync()
+        {
+            CarBlock? block = await reader.ReadBlockAsync(cancellationToken).ConfigureAwait(false);
+            if (block is null)
+                _ended = true;
+            else
+                progress?.Report(new BundleProgress(BundleStage.Receiving, reader.BytesRead, reader.BlocksVerified, Written));
+            return block;
+        }
+
+        /// <summary>Keeps a block that came before the walk needs it (a repeat of a known one is dropped).</summary>
+        private async ValueTask ParkAsync(CarBlock block)
+        {
+            if (!_placed.ContainsKey(block.Cid.ToV1()))
+                await spool.AddAsync(block.Cid, block.Data, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Reads a placed leaf back from its file, once every queued write has landed.</summary>
+        private async ValueTask<ReadOnlyMemory<byte>> ReadPlacedAsync(Placed placed)
+        {
+            await writer.DrainAsync(cancellationToken).ConfigureAwait(false);
+            if (_block.Length < placed.Length)
+                _block = new byte[placed.Length];
+            using SafeFileHandle file = File.OpenHandle(placed.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            int read = 0;
+            while (read < placed.Length)
+            {
+                int n = await RandomAccess.ReadAsync(file, _block.AsMemory(read, placed.Length - read), placed.Offset + read, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                    throw new IOException($"{placed.Path} is shorter than what was written to it");
+                read += n;
+            }
+
+            return _block.AsMemory(0, placed.Length);
+        }
+
+        private static Node Make(Cid cid, ReadOnlyMemory<byte> block, bool direct) =>
+            cid.Codec == CidCodec.Raw ? new Node(block, null, null, direct) : Decode(cid, block);
 
         private static Node Decode(Cid cid, ReadOnlyMemory<byte> block)
         {
@@ -304,7 +444,7 @@ public static class CarBundleReader
                     BundleThrow.Throw(BundleError.Unsupported, $"it is a UnixFS {Describe(data.Type)}, which model bundles may not contain; re-add the model without it");
                 if (data.Type == UnixFsType.Directory && data.Data.Length > 0)
                     BundleThrow.Throw(BundleError.DagMalformed, "it is a directory carrying file data");
-                return new Node(block, node, data);
+                return new Node(block, node, data, Direct: false);
             }
             catch (BundleException e)
             {
@@ -322,7 +462,13 @@ public static class CarBundleReader
             _ => "raw node",
         };
 
-        /// <summary>A loaded block: raw bytes (Pb and Data null) or a dag-pb node with its UnixFS data.</summary>
-        private readonly record struct Node(ReadOnlyMemory<byte> Block, PbNode? Pb, UnixFsData? Data);
+        /// <summary>
+        /// A loaded block: raw bytes (Pb and Data null) or a dag-pb node with its UnixFS data. Direct: a raw block
+        /// still in the reader's buffer, which a write may take over.
+        /// </summary>
+        private readonly record struct Node(ReadOnlyMemory<byte> Block, PbNode? Pb, UnixFsData? Data, bool Direct);
+
+        /// <summary>Where a raw leaf written straight from the stream lies.</summary>
+        private readonly record struct Placed(string Path, long Offset, int Length);
     }
 }

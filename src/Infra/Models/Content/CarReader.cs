@@ -92,6 +92,19 @@ public sealed class CarReader : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _reader.CompleteAsync();
 
+    /// <summary>
+    /// Gives the caller the array that holds the last block (its <see cref="CarBlock.Data"/> stays valid: the array is
+    /// the caller's now) and reads on into <paramref name="replacement"/>. This lets a block be written to disk while
+    /// the next one is read and verified, without copying it.
+    /// </summary>
+    internal byte[] SwapBuffer(byte[] replacement)
+    {
+        ArgumentNullException.ThrowIfNull(replacement);
+        byte[] taken = _buffer;
+        _buffer = replacement;
+        return taken;
+    }
+
     /// <summary>Reads a section's CID and checks the block that follows against it. A pure function of the section.</summary>
     internal static Cid ParseSection(ReadOnlySpan<byte> section, int index, out int cidLength)
     {

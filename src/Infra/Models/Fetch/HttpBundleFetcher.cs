@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.Net;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
+using System.Threading.Channels;
 using InfraMind.Node.Crypto;
+using Microsoft.Win32.SafeHandles;
 
 namespace InfraMind.Node.Models.Fetch;
 
@@ -48,25 +52,14 @@ public sealed class HttpBundleFetcher(HttpClient http)
         admit?.Invoke(length);
 
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long total = 0;
+        long total;
         await using (Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
-        await using (var file = new FileStream(destinationFile, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true))
         {
-            byte[] buffer = new byte[1 << 20];
-            while (true)
-            {
-                int read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                    break;
-                total += read;
-                if (total > maxBytes)
-                    throw new FetchException($"the bundle is over the {maxBytes}-byte limit");
-                sha256.AppendData(buffer, 0, read);
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                progress?.Report(new FetchProgress(source.ToString(), total, length, 0));
-            }
-
-            await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // Preallocated from the announced size (already admitted by the cache): the file system reserves the
+            // extents once instead of growing the file per write.
+            long preallocate = length is long known && known <= maxBytes ? known : 0;
+            using SafeFileHandle file = File.OpenHandle(destinationFile, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.None, preallocate);
+            total = await PipelineAsync(source, body, sha256, file, length, maxBytes, progress, cancellationToken).ConfigureAwait(false);
         }
 
         if (length is { } announced && total != announced)
@@ -75,6 +68,127 @@ public sealed class HttpBundleFetcher(HttpClient http)
         sha256.GetHashAndReset(actual);
         if (actual != expected)
             throw new FetchException($"the bytes hash to sha256 {actual}, not the model hash {expected}");
+    }
+
+    /// <summary>Bytes per chunk: large reads keep the per-call costs of the socket, the hash and the write small.</summary>
+    private const int ChunkBytes = 1 << 20;
+
+    /// <summary>Chunks in flight between the three stages: bounds memory to 4 MiB and lets a slow stage hold the reader back.</summary>
+    private const int Chunks = 4;
+
+    /// <summary>
+    /// Read | hash | write as a pipeline: this method fills pooled 1 MiB chunks from the body, one task hashes them in
+    /// order (IncrementalHash: OpenSSL, SHA-NI), another writes them in order, and a chunk is read into again only
+    /// once it is hashed and written. On one core the three would run one after another (the old loop: 519 MB/s on
+    /// the 2-core VM); here the hash runs beside the socket read and the file write. Returns the bytes read.
+    /// </summary>
+    private static async Task<long> PipelineAsync(Uri source, Stream body, IncrementalHash sha256, SafeFileHandle file, long? announced, long maxBytes, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var free = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        var toHash = Channel.CreateUnbounded<(byte[] Buffer, int Length)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var toWrite = Channel.CreateUnbounded<(byte[] Buffer, int Length)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        for (int i = 0; i < Chunks; i++)
+            free.Writer.TryWrite(ArrayPool<byte>.Shared.Rent(ChunkBytes));
+
+        Task hashing = Stage(stop, async token =>
+        {
+            await foreach ((byte[] buffer, int count) in toHash.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                sha256.AppendData(buffer, 0, count);
+                toWrite.Writer.TryWrite((buffer, count));
+            }
+
+            toWrite.Writer.TryComplete();
+        });
+        Task writing = Stage(stop, async token =>
+        {
+            long offset = 0;
+            await foreach ((byte[] buffer, int count) in toWrite.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                RandomAccess.Write(file, buffer.AsSpan(0, count), offset);
+                offset += count;
+                free.Writer.TryWrite(buffer);
+            }
+        });
+
+        long total = 0;
+        try
+        {
+            bool ended = false;
+            while (!ended)
+            {
+                byte[] buffer = await free.Reader.ReadAsync(stop.Token).ConfigureAwait(false);
+                int filled = 0;
+                while (filled < ChunkBytes)
+                {
+                    int read = await body.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled), stop.Token).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        ended = true;
+                        break;
+                    }
+
+                    filled += read;
+                }
+
+                total += filled;
+                if (total > maxBytes)
+                    throw new FetchException($"the bundle is over the {maxBytes}-byte limit");
+                if (filled > 0)
+                    toHash.Writer.TryWrite((buffer, filled));
+                progress?.Report(new FetchProgress(source.ToString(), total, announced, 0));
+            }
+
+            toHash.Writer.TryComplete();
+            await Task.WhenAll(hashing, writing).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Stop both stages and wait for them (no write may outlive the file handle); a stage's own failure
+            // (a write error) is the real cause when the reader only saw the cancellation it triggered.
+            await stop.CancelAsync().ConfigureAwait(false);
+            toHash.Writer.TryComplete();
+            Exception? cause = await FailureOf(hashing).ConfigureAwait(false) ?? await FailureOf(writing).ConfigureAwait(false);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && cause is not null)
+                ExceptionDispatchInfo.Throw(cause);
+            throw;
+        }
+
+        while (free.Reader.TryRead(out byte[]? buffer))
+            ArrayPool<byte>.Shared.Return(buffer);
+        return total;
+
+        // CancellationToken.None: a stage always starts, so awaiting it after a failure never hangs on one that did not.
+        static Task Stage(CancellationTokenSource stop, Func<CancellationToken, Task> body) => Task.Run(async () =>
+        {
+            try
+            {
+                await body(stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }, CancellationToken.None);
+
+        static async Task<Exception?> FailureOf(Task stage)
+        {
+            try
+            {
+                await stage.ConfigureAwait(false);
+                return null;
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+            catch (Exception e)
+            {
+                return e;
+            }
+        }
     }
 }
 
