@@ -21,7 +21,7 @@ internal sealed class Http1Connection : IDisposable
     private readonly PipeWriter _output;
     private readonly RequestHead _head;
     private readonly HttpExchange _exchange;
-    private readonly ArrayBufferWriter<byte> _chunkedBody = new(0);
+    private readonly ArrayBufferWriter<byte> _chunkedBody = new(256);
     private CancellationTokenSource _aborted = new();
 
     private volatile Phase _phase;
@@ -43,6 +43,8 @@ internal sealed class Http1Connection : IDisposable
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
         _head = new RequestHead(server.Options.HeadLimits);
         _exchange = new HttpExchange(this, _head);
+        // Set before the server registers us: the heartbeat may look at this connection before RunAsync starts.
+        _phaseStartedMs = Environment.TickCount64;
     }
 
     private enum Phase
