@@ -85,7 +85,8 @@ public sealed class HttpServer : IAsyncDisposable
     private Socket BindUnix(UnixDomainSocketEndPoint endPoint)
     {
         string path = endPoint.ToString();
-        if (File.Exists(path))
+        // Path.Exists, not File.Exists: the latter is false for a socket file.
+        if (Path.Exists(path))
         {
             using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             bool live;
@@ -211,7 +212,7 @@ public sealed class HttpServer : IAsyncDisposable
         foreach (Socket listener in _listeners)
             listener.Dispose();
         foreach (string path in _socketFiles)
-            File.Delete(path);
+            File.Delete(path); // deletes sockets too
         await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
 
         foreach (Http1Connection connection in _connections.Keys)
