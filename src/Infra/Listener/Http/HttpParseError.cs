@@ -1,0 +1,126 @@
+namespace InfraMind.Node.Listener.Http;
+
+/// <summary>Why a request was refused. The connection maps each reason to a status and a JSON error body.</summary>
+public enum HttpParseError
+{
+    None = 0,
+    RequestLineTooLong,
+    BadRequestLine,
+    BadTarget,
+    BadVersion,
+    UnsupportedMethod,
+    MethodNotAllowed,
+    HeaderTooLong,
+    TooManyHeaders,
+    HeadersTooLarge,
+    BadHeaderName,
+    BadHeaderValue,
+    ObsFold,
+    ControlCharacter,
+    LoneLineFeed,
+    MissingHost,
+    DuplicateHost,
+    BothLengthAndChunked,
+    BadContentLength,
+    DuplicateContentLength,
+    UnsupportedTransferEncoding,
+    UnsupportedExpectation,
+    BadChunkSize,
+    ChunkExtensionTooLong,
+    BadChunkTerminator,
+    ChunkTooLarge,
+    BodyTooLarge,
+    TrailersTooLarge,
+    IncompleteBody,
+    HeaderTimeout,
+    BodyTooSlow,
+}
+
+/// <summary>The status, error code and one-line message sent for each <see cref="HttpParseError"/>.</summary>
+public static class HttpParseErrors
+{
+    public static int StatusOf(HttpParseError error) => error switch
+    {
+        HttpParseError.RequestLineTooLong => 414,
+        HttpParseError.BadVersion => 505,
+        HttpParseError.UnsupportedMethod or HttpParseError.UnsupportedTransferEncoding => 501,
+        HttpParseError.MethodNotAllowed => 405,
+        HttpParseError.HeaderTooLong or HttpParseError.TooManyHeaders or HttpParseError.HeadersTooLarge
+            or HttpParseError.TrailersTooLarge => 431,
+        HttpParseError.UnsupportedExpectation => 417,
+        HttpParseError.ChunkTooLarge or HttpParseError.BodyTooLarge => 413,
+        HttpParseError.HeaderTimeout or HttpParseError.BodyTooSlow => 408,
+        _ => 400,
+    };
+
+    /// <summary>snake_case code for the JSON body's "error" field.</summary>
+    public static string CodeOf(HttpParseError error) => error switch
+    {
+        HttpParseError.RequestLineTooLong => "request_line_too_long",
+        HttpParseError.BadRequestLine => "bad_request_line",
+        HttpParseError.BadTarget => "bad_target",
+        HttpParseError.BadVersion => "http_version_not_supported",
+        HttpParseError.UnsupportedMethod => "method_not_implemented",
+        HttpParseError.MethodNotAllowed => "method_not_allowed",
+        HttpParseError.HeaderTooLong => "header_too_long",
+        HttpParseError.TooManyHeaders => "too_many_headers",
+        HttpParseError.HeadersTooLarge => "headers_too_large",
+        HttpParseError.BadHeaderName => "bad_header_name",
+        HttpParseError.BadHeaderValue => "bad_header_value",
+        HttpParseError.ObsFold => "obs_fold",
+        HttpParseError.ControlCharacter => "control_character",
+        HttpParseError.LoneLineFeed => "lone_line_feed",
+        HttpParseError.MissingHost => "missing_host",
+        HttpParseError.DuplicateHost => "duplicate_host",
+        HttpParseError.BothLengthAndChunked => "both_length_and_chunked",
+        HttpParseError.BadContentLength => "bad_content_length",
+        HttpParseError.DuplicateContentLength => "duplicate_content_length",
+        HttpParseError.UnsupportedTransferEncoding => "unsupported_transfer_encoding",
+        HttpParseError.UnsupportedExpectation => "expectation_failed",
+        HttpParseError.BadChunkSize => "bad_chunk_size",
+        HttpParseError.ChunkExtensionTooLong => "chunk_extension_too_long",
+        HttpParseError.BadChunkTerminator => "bad_chunk_terminator",
+        HttpParseError.ChunkTooLarge => "chunk_too_large",
+        HttpParseError.BodyTooLarge => "body_too_large",
+        HttpParseError.TrailersTooLarge => "trailers_too_large",
+        HttpParseError.IncompleteBody => "incomplete_body",
+        HttpParseError.HeaderTimeout => "request_timeout",
+        HttpParseError.BodyTooSlow => "body_too_slow",
+        _ => "bad_request",
+    };
+
+    public static string MessageOf(HttpParseError error) => error switch
+    {
+        HttpParseError.RequestLineTooLong => "the request line is over the limit; shorten the target or its query",
+        HttpParseError.BadRequestLine => "the request line is not 'METHOD target HTTP/1.x'; send a valid HTTP/1.1 request",
+        HttpParseError.BadTarget => "the request target is not an absolute path (or absolute http URL); send '/path?query'",
+        HttpParseError.BadVersion => "only HTTP/1.0 and HTTP/1.1 are served; send HTTP/1.1",
+        HttpParseError.UnsupportedMethod => "this method is not implemented; use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS",
+        HttpParseError.MethodNotAllowed => "CONNECT and TRACE are not allowed here; use a plain request method",
+        HttpParseError.HeaderTooLong => "a header line is over the limit; shorten it",
+        HttpParseError.TooManyHeaders => "the request has too many header fields; send fewer",
+        HttpParseError.HeadersTooLarge => "the request head is over the size limit; send smaller headers",
+        HttpParseError.BadHeaderName => "a header line has no colon or an invalid name; send 'Name: value'",
+        HttpParseError.BadHeaderValue => "a header value holds a bare CR; remove it",
+        HttpParseError.ObsFold => "folded header lines (obs-fold) are not accepted; put each header on one line",
+        HttpParseError.ControlCharacter => "the request head holds a control character; remove it",
+        HttpParseError.LoneLineFeed => "a line ends in LF without CR; end lines with CRLF",
+        HttpParseError.MissingHost => "an HTTP/1.1 request needs a Host header; add one",
+        HttpParseError.DuplicateHost => "the request has more than one Host header; send one",
+        HttpParseError.BothLengthAndChunked => "the request has both Content-Length and Transfer-Encoding; send one",
+        HttpParseError.BadContentLength => "Content-Length is not a decimal number of bytes; send digits only",
+        HttpParseError.DuplicateContentLength => "the request has conflicting Content-Length headers; send one",
+        HttpParseError.UnsupportedTransferEncoding => "only 'Transfer-Encoding: chunked' is supported; send chunked or Content-Length",
+        HttpParseError.UnsupportedExpectation => "only 'Expect: 100-continue' is supported; remove the Expect header",
+        HttpParseError.BadChunkSize => "a chunk size is not a hex number that fits; fix the chunked encoding",
+        HttpParseError.ChunkExtensionTooLong => "a chunk-size line is over the limit; drop chunk extensions",
+        HttpParseError.BadChunkTerminator => "a chunk's data is not followed by CRLF; fix the chunked encoding",
+        HttpParseError.ChunkTooLarge => "a chunk is larger than the body limit; send a smaller body",
+        HttpParseError.BodyTooLarge => "the request body is over the limit; send a smaller body",
+        HttpParseError.TrailersTooLarge => "the chunked trailers are over the limit; send fewer trailers",
+        HttpParseError.IncompleteBody => "the connection ended before the body was complete; resend the request",
+        HttpParseError.HeaderTimeout => "the request head did not arrive in time; send it at once",
+        HttpParseError.BodyTooSlow => "the request body arrived below the minimum rate; send it faster",
+        _ => "the request is malformed; send a valid HTTP/1.1 request",
+    };
+}
