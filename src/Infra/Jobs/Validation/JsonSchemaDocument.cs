@@ -17,6 +17,9 @@ internal sealed class JsonSchemaDocument : SchemaSpec
     public const int MaxSchemaBytes = 64 * 1024;
     public const int MaxSchemaDepth = 32;
 
+    /// <summary>Longest run of schemas applied to the same value ($ref, allOf, not, ...) before the value descends.</summary>
+    public const int MaxInPlaceChain = 8;
+
     // JsonSchema.Net builds its pattern regexes with no match timeout. The node runs its own copies, with a
     // timeout, over every string and property name of a value first, so a backtracking pattern is caught here
     // and never reaches the library's unbounded match.
@@ -64,7 +67,9 @@ internal sealed class JsonSchemaDocument : SchemaSpec
             SchemaThrow.Throw(SchemaError.UnsupportedDraft, $"$schema {Shorten(draft?.ToJsonString() ?? "null")} is not draft-07: use \"http://json-schema.org/draft-07/schema#\" or leave $schema out");
 
         var patterns = new List<Regex>();
-        new Walker(rootObject, patterns).Schema(rootObject);
+        var walker = new Walker(rootObject, patterns);
+        walker.Schema(rootObject);
+        walker.CheckInPlaceChains();
 
         JsonSchema schema;
         try
@@ -158,17 +163,46 @@ internal sealed class JsonSchemaDocument : SchemaSpec
     {
         private readonly HashSet<JsonNode> _visited = new(ReferenceEqualityComparer.Instance);
 
+        // JsonSchema.Net recurses through $ref without a guard for a schema that reaches itself without descending
+        // into the value ({"$ref":"#"} overflowed the stack and killed the process when measured). So every schema's
+        // in-place successors are kept, and a loop among them, or a chain over MaxInPlaceChain, is refused.
+        private readonly Dictionary<JsonObject, List<JsonObject>> _inPlace = new(ReferenceEqualityComparer.Instance);
+
         public void Schema(JsonNode? node)
         {
             // Boolean schemas and non-objects carry no keywords; the library reports wrong shapes itself.
             if (node is not JsonObject schema || !_visited.Add(schema))
                 return;
+            var inPlace = new List<JsonObject>();
+            _inPlace[schema] = inPlace;
             foreach ((string keyword, JsonNode? value) in schema)
             {
                 switch (keyword)
                 {
                     case "$ref" when value is JsonValue reference && reference.TryGetValue(out string? target):
-                        Schema(Resolve(target));
+                        JsonNode? resolved = Resolve(target);
+                        AddInPlace(inPlace, resolved);
+                        Schema(resolved);
+                        break;
+                    case "allOf" or "anyOf" or "oneOf" when value is JsonArray list:
+                        foreach (JsonNode? sub in list)
+                        {
+                            AddInPlace(inPlace, sub);
+                            Schema(sub);
+                        }
+
+                        break;
+                    case "not" or "if" or "then" or "else":
+                        AddInPlace(inPlace, value);
+                        Schema(value);
+                        break;
+                    case "dependencies" when value is JsonObject map:
+                        foreach ((_, JsonNode? sub) in map)
+                        {
+                            AddInPlace(inPlace, sub);
+                            Schema(sub);
+                        }
+
                         break;
                     case "pattern" when value is JsonValue pattern && pattern.TryGetValue(out string? regex):
                         patterns.Add(CompilePattern(regex));
@@ -181,23 +215,73 @@ internal sealed class JsonSchemaDocument : SchemaSpec
                         }
 
                         break;
-                    case "properties" or "definitions" or "dependencies" when value is JsonObject map:
+                    case "properties" or "definitions" when value is JsonObject map:
                         foreach ((_, JsonNode? sub) in map)
                             Schema(sub);
                         break;
-                    case "items" or "allOf" or "anyOf" or "oneOf" when value is JsonArray list:
+                    case "items" when value is JsonArray list:
                         foreach (JsonNode? sub in list)
                             Schema(sub);
                         break;
-                    case "items" or "additionalItems" or "additionalProperties" or "contains" or "propertyNames"
-                        or "if" or "then" or "else" or "not":
+                    case "items" or "additionalItems" or "additionalProperties" or "contains" or "propertyNames":
                         Schema(value);
                         break;
                 }
             }
         }
 
-        /// <summary>Only fragments of this document: "#", "#/json/pointer" (which must resolve), "#name" ($id anchors).</summary>
+        private static void AddInPlace(List<JsonObject> inPlace, JsonNode? next)
+        {
+            if (next is JsonObject schema)
+                inPlace.Add(schema);
+        }
+
+        /// <summary>
+        /// Longest in-place path from every schema, iteratively (a 64 KiB document can hold thousands of schemas, too
+        /// many for recursion on a small thread stack): a schema met again while still on the path is a loop.
+        /// </summary>
+        public void CheckInPlaceChains()
+        {
+            var longest = new Dictionary<JsonObject, int>(ReferenceEqualityComparer.Instance);
+            var onPath = new HashSet<JsonObject>(ReferenceEqualityComparer.Instance);
+            var stack = new Stack<(JsonObject Schema, int Next)>();
+            foreach (JsonObject start in _inPlace.Keys)
+            {
+                if (longest.ContainsKey(start))
+                    continue;
+                stack.Push((start, 0));
+                onPath.Add(start);
+                while (stack.Count > 0)
+                {
+                    (JsonObject schema, int next) = stack.Pop();
+                    List<JsonObject> successors = _inPlace.TryGetValue(schema, out List<JsonObject>? list) ? list : [];
+                    if (next < successors.Count)
+                    {
+                        stack.Push((schema, next + 1));
+                        JsonObject successor = successors[next];
+                        if (onPath.Contains(successor))
+                            SchemaThrow.Throw(SchemaError.CircularRef, "the schema's $ref/allOf/anyOf/oneOf/not/if/then/else loop back to themselves without descending into the value: break the loop");
+                        if (!longest.ContainsKey(successor))
+                        {
+                            onPath.Add(successor);
+                            stack.Push((successor, 0));
+                        }
+
+                        continue;
+                    }
+
+                    int depth = 0;
+                    foreach (JsonObject successor in successors)
+                        depth = Math.Max(depth, longest[successor] + 1);
+                    if (depth > MaxInPlaceChain)
+                        SchemaThrow.Throw(SchemaError.CircularRef, $"the schema chains more than {MaxInPlaceChain} $ref/allOf/anyOf/oneOf/not/if/then/else levels on one value: flatten it");
+                    longest[schema] = depth;
+                    onPath.Remove(schema);
+                }
+            }
+        }
+
+        /// <summary>Only fragments of this document that are JSON pointers: "#" and "#/json/pointer" (which must resolve).</summary>
         private JsonNode? Resolve(string target)
         {
             if (!target.StartsWith('#'))
@@ -205,7 +289,7 @@ internal sealed class JsonSchemaDocument : SchemaSpec
             if (target.Length == 1)
                 return root;
             if (target[1] != '/')
-                return null;
+                SchemaThrow.Throw(SchemaError.UnresolvableRef, $"$ref \"{Shorten(target)}\" names an $id anchor, which the node does not resolve: use a \"#/definitions/...\" pointer");
 
             JsonNode? node = root;
             foreach (string raw in Uri.UnescapeDataString(target[2..]).Split('/'))

@@ -17,6 +17,12 @@ public enum SchemaError
     /// <summary>A <c>$ref</c> that leaves the document, or a local one that points at nothing.</summary>
     UnresolvableRef,
 
+    /// <summary>
+    /// <c>$ref</c>s (with allOf/anyOf/oneOf/not/if/then/else) that loop back without descending into the value, or
+    /// chain deeper than the limit: evaluating them would recurse until the stack overflowed.
+    /// </summary>
+    CircularRef,
+
     /// <summary>A <c>$schema</c> that names a draft other than draft-07.</summary>
     UnsupportedDraft,
 }

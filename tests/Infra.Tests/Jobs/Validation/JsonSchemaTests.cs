@@ -98,6 +98,44 @@ public class JsonSchemaTests(ITestOutputHelper log)
         Assert.True(Check(schema, """{"$ref":"http://x"}""").IsValid);
     }
 
+    [Theory]
+    [InlineData("""{"$ref":"#"}""")]
+    [InlineData("""{"properties":{"a":{"$ref":"#/properties/a"}}}""")]
+    [InlineData("""{"definitions":{"a":{"$ref":"#/definitions/b"},"b":{"$ref":"#/definitions/a"}},"$ref":"#/definitions/a"}""")]
+    [InlineData("""{"allOf":[{"$ref":"#"}]}""")]
+    [InlineData("""{"not":{"not":{"not":{"not":{"not":{"not":{"not":{"not":{"not":{}}}}}}}}}}""")]
+    [InlineData("""{"definitions":{"a":{"not":{"anyOf":[{"$ref":"#/definitions/a"}]}}},"items":{"$ref":"#/definitions/a"}}""")]
+    public void Refs_that_loop_without_descending_are_refused(string schema)
+    {
+        // Measured before this check: {"$ref":"#"} overflowed the stack inside JsonSchema.Net and killed the process.
+        SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse(schema));
+        Assert.Equal(SchemaError.CircularRef, error.Error);
+    }
+
+    [Fact]
+    public void Long_in_place_chains_are_refused_and_recursion_through_the_value_is_bounded()
+    {
+        string Chain(int n) => "{\"definitions\":{" + string.Join(',', Enumerable.Range(0, n).Select(i => $"\"d{i}\":{{\"$ref\":\"#/definitions/d{i + 1}\"}}"))
+            + $",\"d{n}\":{{\"type\":[\"array\",\"integer\"],\"items\":{{\"$ref\":\"#\"}}}}}},\"$ref\":\"#/definitions/d0\"}}";
+        Assert.Equal(SchemaError.CircularRef, Assert.Throws<SchemaException>(() => SchemaSpec.Parse(Chain(7))).Error);
+
+        // The worst accepted case: an 8-link chain re-entered at each of 64 levels of value, on a 1 MiB stack.
+        SchemaSpec deepest = SchemaSpec.Parse(Chain(6));
+        byte[] value = Encoding.UTF8.GetBytes(new string('[', 63) + "1" + new string(']', 63));
+        ValidationResult result = default;
+        var thread = new Thread(() => result = deepest.Validate(value), maxStackSize: 1 << 20);
+        thread.Start();
+        thread.Join();
+        Assert.True(result.IsValid, result.Message);
+    }
+
+    [Fact]
+    public void Anchor_refs_are_refused()
+    {
+        SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse("""{"definitions":{"a":{"$id":"#a","type":"integer"}},"$ref":"#a"}"""));
+        Assert.Equal(SchemaError.UnresolvableRef, error.Error);
+    }
+
     [Fact]
     public void Dangling_local_ref_is_refused()
     {
@@ -140,7 +178,7 @@ public class JsonSchemaTests(ITestOutputHelper log)
         string big = "{\"description\":\"" + new string('x', 64 * 1024) + "\"}";
         Assert.Equal(SchemaError.TooLarge, Assert.Throws<SchemaException>(() => SchemaSpec.Parse(big)).Error);
 
-        string Nest(int levels) => string.Concat(Enumerable.Repeat("{\"not\":", levels - 1)) + "{}" + new string('}', levels - 1);
+        string Nest(int levels) => string.Concat(Enumerable.Repeat("{\"items\":", levels - 1)) + "{}" + new string('}', levels - 1);
         Assert.Equal(SchemaKind.JsonSchema, SchemaSpec.Parse(Nest(32)).Kind);
         Assert.Equal(SchemaError.TooLarge, Assert.Throws<SchemaException>(() => SchemaSpec.Parse(Nest(33))).Error);
         Assert.Equal(SchemaError.TooLarge, Assert.Throws<SchemaException>(() => SchemaSpec.Parse(Nest(5000))).Error);
