@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -29,16 +30,22 @@ internal sealed class JsonSchemaDocument : SchemaSpec
     private readonly JsonSchema _schema;
     private readonly Regex[] _patterns;
 
+    // JsonSchema.Net checks uniqueItems pairwise (quadratic): with it in the schema, longer arrays are refused
+    // before evaluation rather than letting one output hold the node for minutes.
+    public const int MaxUniqueItemsArray = 4096;
+    private readonly bool _usesUniqueItems;
+
     // JsonSchema.Net 7.4.0 is not safe for concurrent Evaluate calls on one schema (json-everything #929, #693):
     // one options instance per schema, and one evaluation at a time.
     private readonly EvaluationOptions _options = new() { EvaluateAs = SpecVersion.Draft7, OutputFormat = OutputFormat.List };
     private readonly Lock _gate = new();
 
-    private JsonSchemaDocument(string text, ValidationLimits limits, JsonSchema schema, Regex[] patterns)
+    private JsonSchemaDocument(string text, ValidationLimits limits, JsonSchema schema, Regex[] patterns, bool usesUniqueItems)
         : base(text, SchemaKind.JsonSchema, limits)
     {
         _schema = schema;
         _patterns = patterns;
+        _usesUniqueItems = usesUniqueItems;
     }
 
     public static JsonSchemaDocument Create(string text, ValidationLimits limits)
@@ -81,7 +88,7 @@ internal sealed class JsonSchemaDocument : SchemaSpec
             return SchemaThrow.Throw<JsonSchemaDocument>(SchemaError.Malformed, $"the JSON Schema is not a valid draft-07 schema: {Shorten(e.Message)}", e);
         }
 
-        return new JsonSchemaDocument(text, limits, schema, [.. patterns]);
+        return new JsonSchemaDocument(text, limits, schema, [.. patterns], walker.UsesUniqueItems);
     }
 
     public override ValidationResult Validate(ReadOnlySpan<byte> value)
@@ -97,9 +104,9 @@ internal sealed class JsonSchemaDocument : SchemaSpec
         {
             // Duplicate names are refused here: JsonObject would otherwise throw mid-evaluation.
             node = JsonNode.Parse(value, documentOptions: new JsonDocumentOptions { MaxDepth = Limits.MaxDepth + 1, AllowDuplicateProperties = false });
-            if (_patterns.Length > 0)
+            if (_patterns.Length > 0 || _usesUniqueItems)
             {
-                ValidationResult guard = new PatternGuard(_patterns).Check(node, "");
+                ValidationResult guard = new ValueGuard(_patterns, _usesUniqueItems ? MaxUniqueItemsArray : int.MaxValue).Check(node, "");
                 if (!guard.IsValid)
                     return guard;
             }
@@ -167,6 +174,9 @@ internal sealed class JsonSchemaDocument : SchemaSpec
         // into the value ({"$ref":"#"} overflowed the stack and killed the process when measured). So every schema's
         // in-place successors are kept, and a loop among them, or a chain over MaxInPlaceChain, is refused.
         private readonly Dictionary<JsonObject, List<JsonObject>> _inPlace = new(ReferenceEqualityComparer.Instance);
+        private readonly StrongBox<bool> _uniqueItems = new();
+
+        public bool UsesUniqueItems => _uniqueItems.Value;
 
         public void Schema(JsonNode? node)
         {
@@ -203,6 +213,9 @@ internal sealed class JsonSchemaDocument : SchemaSpec
                             Schema(sub);
                         }
 
+                        break;
+                    case "uniqueItems":
+                        _uniqueItems.Value = true;
                         break;
                     case "pattern" when value is JsonValue pattern && pattern.TryGetValue(out string? regex):
                         patterns.Add(CompilePattern(regex));
@@ -320,8 +333,11 @@ internal sealed class JsonSchemaDocument : SchemaSpec
         }
     }
 
-    /// <summary>Runs every schema pattern, under a timeout and one overall budget, over the value's strings and keys.</summary>
-    private readonly struct PatternGuard(Regex[] patterns)
+    /// <summary>
+    /// Runs every schema pattern, under a timeout and one overall budget, over the value's strings and keys, and
+    /// refuses arrays too long for the library's quadratic uniqueItems.
+    /// </summary>
+    private readonly struct ValueGuard(Regex[] patterns, int maxArray)
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -342,6 +358,8 @@ internal sealed class JsonSchemaDocument : SchemaSpec
 
                     break;
                 case JsonArray array:
+                    if (array.Count > maxArray)
+                        return ValidationResult.Fail(ValidationReason.TooLong, $"the array at {(path.Length == 0 ? "/" : Shorten(path))} has {array.Count} elements; with uniqueItems in the schema the node checks at most {maxArray}: return fewer");
                     for (int i = 0; i < array.Count; i++)
                     {
                         ValidationResult result = Check(array[i], $"{path}/{i}");

@@ -197,6 +197,19 @@ public class JsonSchemaTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void UniqueItems_is_checked_and_bounded()
+    {
+        const string schema = """{"type":"array","uniqueItems":true}""";
+        Assert.True(Check(schema, "[1, 2, 3]").IsValid);
+        Assert.Equal(ValidationReason.SchemaViolation, Check(schema, "[1, 2, 1]").Reason);
+        string Numbers(int n) => "[" + string.Join(',', Enumerable.Range(0, n)) + "]";
+        Assert.True(Check(schema, Numbers(4096)).IsValid);
+        ValidationResult tooMany = Check(schema, Numbers(4096 + 1));
+        Assert.Equal(ValidationReason.TooLong, tooMany.Reason);
+        Assert.True(Check("""{"type":"array"}""", Numbers(100_000)).IsValid); // no uniqueItems: no bound
+    }
+
+    [Fact]
     public void Concurrent_evaluation_of_one_schema_agrees_with_serial()
     {
         const string schema = """{"type":"object","if":{"properties":{"k":{"const":"L"}}},"then":{"required":["v"]},"else":{"properties":{"v":{"$ref":"#/definitions/n"}}},"definitions":{"n":{"type":"number"}}}""";
