@@ -1,6 +1,6 @@
+using System.Runtime.InteropServices;
+using InfraMind.Node.Agent;
 using InfraMind.Node.Configuration;
-using InfraMind.Node.Containers;
-using InfraMind.Node.Containers.Engine;
 using InfraMind.Node.Crypto;
 
 namespace InfraMind.Node.Cli;
@@ -18,35 +18,40 @@ public static class RunCommand
         ],
         Run);
 
-    /// <summary>
-    /// A previous agent that crashed or was killed may have left job containers behind: no job is live at
-    /// startup, so every container labelled for this node goes.
-    /// </summary>
-    private static void SweepOrphans(NodeConfig config, Address node)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        EngineClient engine = EngineLocator.ConnectAsync(config, HostPaths.Current(), timeout.Token).GetAwaiter().GetResult();
-        try
-        {
-            IReadOnlyList<string> removed = new Reconciler(engine, node).SweepAsync(new HashSet<string>(), timeout.Token).GetAwaiter().GetResult();
-            Console.Error.WriteLine($"engine: {engine.Kind.ToString().ToLowerInvariant()} {engine.EngineVersion} at {engine.SocketPath}; removed {removed.Count} orphaned job container(s)");
-        }
-        finally
-        {
-            engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-    }
-
     private static int Run(ParsedArguments args)
     {
         NodeConfig config = Program.LoadConfig(args);
         using NodeKey key = IdentityFile.Load(config.Node.Identity);
-        Console.Error.WriteLine($"node {key.Address} (region {config.Node.Region}, config: {config.Source})");
-        SweepOrphans(config, key.Address);
+        var log = new AgentLog(Console.Error);
+        log.Info($"node {key.Address} (region {config.Node.Region}, version {BuildInfo.Version}, config: {config.Source})");
 
-        // Startup is real up to here (configuration, key, engine, orphan sweep); the serving loop (listener,
-        // job intake, mesh link) is not part of this build yet.
-        ThrowHelper.ThrowRuntime("the agent's serving loop (listener, job intake, mesh link) is not in this build yet; use `infra doctor` to check the host");
-        return 1;
+        // SIGTERM (systemd stop) and SIGINT (Ctrl-C) both mean: drain, then exit 0.
+        using var stop = new CancellationTokenSource();
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        return ServeAsync(config, key, log, stop.Token).GetAwaiter().GetResult();
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static async Task<int> ServeAsync(NodeConfig config, NodeKey key, AgentLog log, CancellationToken stop)
+    {
+        await using NodeAgent agent = await NodeAgent.StartAsync(config, key, log, stop).ConfigureAwait(false);
+        log.Info("ready");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(stop, agent.Stopping).Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await agent.StopAsync(NodeAgent.DrainGrace).ConfigureAwait(false);
+        log.Info("stopped");
+        return 0;
     }
 }
