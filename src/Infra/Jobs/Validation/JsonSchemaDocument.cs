@@ -214,6 +214,11 @@ internal sealed class JsonSchemaDocument : SchemaSpec
                         }
 
                         break;
+                    case "$id" when !ReferenceEquals(schema, root):
+                        // A nested $id moves the base that "#..." refs inside it resolve against; the checks here resolve
+                        // against the root, so they would vouch for the wrong target (and miss a loop through it).
+                        SchemaThrow.Throw(SchemaError.UnresolvableRef, "a nested $id changes what \"#\" refs inside it mean, which the node does not follow: keep $id on the root only");
+                        break;
                     case "uniqueItems":
                         _uniqueItems.Value = true;
                         break;

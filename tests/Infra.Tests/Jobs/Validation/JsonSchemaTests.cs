@@ -130,9 +130,18 @@ public class JsonSchemaTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Nested_id_is_refused_because_it_moves_ref_resolution()
+    {
+        // Inside the nested $id, "#" is that subschema itself: a loop the root-relative checks would not see.
+        SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse("""{"definitions":{"x":{"$id":"http://a/b","$ref":"#"}},"$ref":"#/definitions/x"}"""));
+        Assert.Equal(SchemaError.UnresolvableRef, error.Error);
+        Assert.True(Check("""{"$id":"http://example.com/root.json","properties":{"$id":{"type":"string"}}}""", """{"$id":"x"}""").IsValid);
+    }
+
+    [Fact]
     public void Anchor_refs_are_refused()
     {
-        SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse("""{"definitions":{"a":{"$id":"#a","type":"integer"}},"$ref":"#a"}"""));
+        SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse("""{"definitions":{"a":{"type":"integer"}},"$ref":"#a"}"""));
         Assert.Equal(SchemaError.UnresolvableRef, error.Error);
     }
 
