@@ -40,16 +40,27 @@ public static class RunCommand
 
     private static async Task<int> ServeAsync(NodeConfig config, NodeKey key, AgentLog log, CancellationToken stop)
     {
+        using SystemdNotifier systemd = SystemdNotifier.FromEnvironment();
         await using NodeAgent agent = await NodeAgent.StartAsync(config, key, log, stop).ConfigureAwait(false);
+        systemd.Ready($"serving on {agent.PublicEndPoint} as {key.Address}");
         log.Info("ready");
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(stop, agent.Stopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, CancellationTokenSource.CreateLinkedTokenSource(stop, agent.Stopping).Token).ConfigureAwait(false);
+            // The watchdog is fed from the serving loop: a wedged agent stops feeding it and systemd restarts it.
+            TimeSpan beat = SystemdNotifier.WatchdogInterval() is { } interval ? interval / 2 : TimeSpan.FromSeconds(30);
+            while (true)
+            {
+                await Task.Delay(beat, running.Token).ConfigureAwait(false);
+                systemd.Watchdog();
+                systemd.Status($"serving: {agent.Pipeline.Board.ActiveCount} running, {agent.Pipeline.Board.QueuedCount} queued");
+            }
         }
         catch (OperationCanceledException)
         {
         }
 
+        systemd.Stopping("draining: finishing running jobs");
         await agent.StopAsync(NodeAgent.DrainGrace).ConfigureAwait(false);
         log.Info("stopped");
         return 0;

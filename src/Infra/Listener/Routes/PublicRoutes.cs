@@ -32,7 +32,30 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
     /// <summary>Whether mesh.endpoints is set; without it the node is standalone, not "disconnected".</summary>
     public bool MeshConfigured { get; init; }
 
-    public async ValueTask HandleAsync(HttpExchange exchange, CancellationToken ct)
+    public ValueTask HandleAsync(HttpExchange exchange, CancellationToken ct)
+    {
+        // The probes that load balancers and scrapers hit all day are matched on bytes, with no string made.
+        ReadOnlySpan<byte> raw = exchange.PathBytes;
+        if (exchange.Method == RequestMethod.Get)
+        {
+            if (raw.SequenceEqual("/healthz"u8))
+            {
+                exchange.SetContentType("application/json");
+                exchange.Write("{\"status\":\"ok\"}"u8);
+                return ValueTask.CompletedTask;
+            }
+
+            if (raw.SequenceEqual("/v1/status"u8))
+            {
+                exchange.WriteJson(StatusView.From(telemetry.Snapshot(), sampler, MeshConfigured), ListenerJson.Relaxed.StatusView);
+                return ValueTask.CompletedTask;
+            }
+        }
+
+        return HandleSlowAsync(exchange, ct);
+    }
+
+    private async ValueTask HandleSlowAsync(HttpExchange exchange, CancellationToken ct)
     {
         string path = exchange.Path;
         int query = path.IndexOf('?', StringComparison.Ordinal);
