@@ -239,9 +239,11 @@ public sealed class JobPipeline : IAsyncDisposable
         using ResourceLease lease = await _gate.AcquireAsync(manifest.Resources, cancellationToken).ConfigureAwait(false);
         record.MoveTo(JobState.Starting);
         UpdateGauges();
+        (string[]? Entrypoint, string[]? Command) command = CommandOf(job, manifest);
         var spec = new SandboxSpec(model.Image.ImageId, job.JobId, _verifier.Node, manifest.Resources)
         {
-            Command = CommandOf(job, manifest),
+            Entrypoint = command.Entrypoint,
+            Command = command.Command,
             GpuUuid = lease.GpuIndex >= 0 && lease.GpuIndex < GpuUuids.Count ? GpuUuids[lease.GpuIndex] : null,
         };
         var outcome = new Outcome { Model = model };
@@ -365,13 +367,18 @@ public sealed class JobPipeline : IAsyncDisposable
     }
 
     /// <summary>
-    /// The job's entrypoint (the model.yaml one when the job leaves it empty) becomes the container's command,
-    /// split on spaces: arguments to the image's ENTRYPOINT, as `docker run IMAGE serve.py` would pass them.
+    /// The job's entrypoint (the model.yaml one when the job leaves it empty), split on spaces. A first word that
+    /// is an absolute path is the whole command line (it replaces the image's ENTRYPOINT, as `docker run
+    /// --entrypoint` would); otherwise the words are arguments to the image's ENTRYPOINT, as in
+    /// `docker run IMAGE serve.py`.
     /// </summary>
-    private static string[]? CommandOf(JobRequest job, ModelManifest manifest)
+    private static (string[]? Entrypoint, string[]? Command) CommandOf(JobRequest job, ModelManifest manifest)
     {
         string? entrypoint = string.IsNullOrWhiteSpace(job.Entrypoint) ? manifest.Entrypoint : job.Entrypoint;
-        return string.IsNullOrWhiteSpace(entrypoint) ? null : entrypoint.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (string.IsNullOrWhiteSpace(entrypoint))
+            return (null, null);
+        string[] words = entrypoint.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return words[0].StartsWith('/') ? (words, []) : (null, words);
     }
 
     private static List<Uri> SourcesOf(JobRequest job)
