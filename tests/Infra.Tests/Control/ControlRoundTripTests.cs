@@ -5,25 +5,30 @@ using InfraMind.Node.Cli;
 using InfraMind.Node.Control;
 using InfraMind.Node.Errors;
 using InfraMind.Node.Protos.Control;
+using InfraMind.Node.Agent;
+using InfraMind.Node.Listener.Http;
 using InfraMind.Node.Tests.Support;
 
 namespace InfraMind.Node.Tests.Control;
 
 /// <summary>
 /// The CLI's real client (Grpc.Net.Client + GrpcWebHandler over HTTP/1.1 on a Unix socket) against
-/// ControlService behind a minimal test HTTP server: the whole path but the node's own listener.
+/// ControlService behind the node's own HTTP server and control endpoint: the whole path, with a fake plane.
 /// </summary>
 public sealed class ControlRoundTripTests : IAsyncLifetime, IDisposable
 {
     private readonly TempFolder _temp = new();
     private readonly FakeControlPlane _plane = new();
-    private UnixGrpcWebServer _server = null!;
+    private HttpServer _server = null!;
+    private readonly RecordingHandler _recorder = new();
 
     private string Socket => _temp["control.sock"];
 
     public Task InitializeAsync()
     {
-        _server = new UnixGrpcWebServer(Socket, new ControlService(_plane));
+        _recorder.Inner = new ControlEndpoint(new ControlService(_plane));
+        _server = new HttpServer(_recorder);
+        _server.Start([new UnixDomainSocketEndPoint(Socket)]);
         return Task.CompletedTask;
     }
 
@@ -41,7 +46,7 @@ public sealed class ControlRoundTripTests : IAsyncLifetime, IDisposable
         using ControlClient control = ControlClient.Open(Socket);
         StatusReply status = await control.Client.GetStatusAsync(new GetStatusRequest(), ControlClient.UnaryOptions(default));
         Assert.Equal(_plane.Status, status);
-        Assert.Contains("POST /inframind.node.v1.Control/GetStatus", _server.Requests);
+        Assert.Contains("POST /inframind.node.v1.Control/GetStatus", _recorder.Requests);
     }
 
     [Fact]
@@ -195,5 +200,21 @@ public sealed class ControlRoundTripTests : IAsyncLifetime, IDisposable
         InfraProcess.Result result = await Task.Run(() => InfraProcess.Run(_temp.Path, null, "status", "--config", config));
         Assert.True(result.ExitCode == 0, result.StdErr);
         Assert.StartsWith("Node ID:        0xB71c3f4A5b6C7d8E9f0A1b2C3d4E5f6A7b8C9d0E\nJobs Served:    1,284\n", result.StdOut, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Remembers "METHOD /path" of each request, then hands it to the real endpoint.</summary>
+internal sealed class RecordingHandler : IHttpHandler
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _requests = new();
+
+    public IHttpHandler Inner { get; set; } = null!;
+
+    public IReadOnlyCollection<string> Requests => _requests.ToArray();
+
+    public ValueTask HandleAsync(HttpExchange exchange, CancellationToken ct)
+    {
+        _requests.Enqueue($"{exchange.Method.ToString().ToUpperInvariant()} {exchange.Path}");
+        return Inner.HandleAsync(exchange, ct);
     }
 }
