@@ -239,11 +239,10 @@ public sealed class JobPipeline : IAsyncDisposable
         using ResourceLease lease = await _gate.AcquireAsync(manifest.Resources, cancellationToken).ConfigureAwait(false);
         record.MoveTo(JobState.Starting);
         UpdateGauges();
-        (string[]? Entrypoint, string[]? Command) command = CommandOf(job, manifest);
         var spec = new SandboxSpec(model.Image.ImageId, job.JobId, _verifier.Node, manifest.Resources)
         {
-            Entrypoint = command.Entrypoint,
-            Command = command.Command,
+            Entrypoint = EntrypointOf(job, manifest, out string[]? command),
+            Command = command,
             GpuUuid = lease.GpuIndex >= 0 && lease.GpuIndex < GpuUuids.Count ? GpuUuids[lease.GpuIndex] : null,
         };
         var outcome = new Outcome { Model = model };
@@ -360,25 +359,34 @@ public sealed class JobPipeline : IAsyncDisposable
     /// <summary>image_digest: the sha256 of the image config that ran, which is the engine's image id.</summary>
     private static Hash32 ImageDigest(PreparedModel? model)
     {
+        // Hex.TryDecode, not Hash32.TryParse: the latter wants a 0x prefix, which "sha256:<hex>" never has, and
+        // every receipt said 0x00…00.
         string? id = model?.Image.ImageId;
-        if (id is not null && id.StartsWith("sha256:", StringComparison.Ordinal) && Hash32.TryParse(id.AsSpan(7), out Hash32 digest))
+        Hash32 digest = default;
+        if (id is not null && id.StartsWith("sha256:", StringComparison.Ordinal) && Hex.TryDecode(id.AsSpan(7), digest))
             return digest;
         return default;
     }
 
     /// <summary>
-    /// The job's entrypoint (the model.yaml one when the job leaves it empty), split on spaces. A first word that
-    /// is an absolute path is the whole command line (it replaces the image's ENTRYPOINT, as `docker run
-    /// --entrypoint` would); otherwise the words are arguments to the image's ENTRYPOINT, as in
-    /// `docker run IMAGE serve.py`.
+    /// The job's entrypoint (the model.yaml one when the job leaves it empty), split on spaces. A first word that is
+    /// an absolute path names the program (model.yaml's "/embedder stdio"): it replaces the image's ENTRYPOINT and
+    /// the rest are its arguments, as `docker run --entrypoint /embedder IMAGE stdio`. Otherwise every word is an
+    /// argument to the image's own ENTRYPOINT, as `docker run IMAGE serve.py` passes it. (Passing "/embedder stdio"
+    /// as arguments ran `/embedder /embedder stdio`, which every image with an ENTRYPOINT refuses.)
     /// </summary>
-    private static (string[]? Entrypoint, string[]? Command) CommandOf(JobRequest job, ModelManifest manifest)
+    private static string[]? EntrypointOf(JobRequest job, ModelManifest manifest, out string[]? command)
     {
         string? entrypoint = string.IsNullOrWhiteSpace(job.Entrypoint) ? manifest.Entrypoint : job.Entrypoint;
-        if (string.IsNullOrWhiteSpace(entrypoint))
-            return (null, null);
-        string[] words = entrypoint.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return words[0].StartsWith('/') ? (words, []) : (null, words);
+        string[] words = string.IsNullOrWhiteSpace(entrypoint) ? [] : entrypoint.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length > 0 && words[0].StartsWith('/'))
+        {
+            command = words[1..];
+            return [words[0]];
+        }
+
+        command = words.Length == 0 ? null : words;
+        return null;
     }
 
     private static List<Uri> SourcesOf(JobRequest job)
