@@ -140,6 +140,37 @@ public sealed class JobSubmitOptionsTests : IDisposable
         Assert.Equal("502 no error code: (the answer is not JSON: is --url a node?)", new NodeApi.Answer(502, "<html>"u8.ToArray()).Describe());
     }
 
+    [Theory]
+    [InlineData("jobs", "submit", "--help")]
+    [InlineData("help", "jobs", "submit")]
+    [InlineData("receipts", "ls", "--help")]
+    [InlineData("receipts", "verify", "-h")]
+    [InlineData("help", "receipts", "batch")]
+    public void The_two_word_commands_have_help_through_the_real_binary(string a, string b, string c)
+    {
+        InfraProcess.Result result = InfraProcess.Run(_temp.Path, null, a, b, c);
+        Assert.Equal(0, result.ExitCode);
+        string name = a == "help" ? $"{b} {c}" : $"{a} {b}";
+        Assert.Contains($"Usage: infra {name}", result.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bare_receipts_and_an_unknown_submit_option_are_usage_errors_through_the_real_binary()
+    {
+        InfraProcess.Result bare = InfraProcess.Run(_temp.Path, null, "receipts");
+        Assert.Equal(2, bare.ExitCode);
+        Assert.Contains("infra receipts: name what to do: ls, verify FILE|- or batch", bare.StdErr, StringComparison.Ordinal);
+
+        InfraProcess.Result unknown = InfraProcess.Run(_temp.Path, null, "jobs", "submit", "--frob");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Equal("infra jobs submit: unknown option '--frob'; see `infra jobs submit --help`\n", unknown.StdErr);
+
+        string receipt = _temp.Write("r.json", "{\"job_id\":\"j\",\"state\":\"running\"}");
+        InfraProcess.Result verify = InfraProcess.Run(_temp.Path, null, "receipts", "verify", receipt);
+        Assert.Equal(1, verify.ExitCode);
+        Assert.Contains("is running and has no receipt yet", verify.StdErr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Demo_script_runs_end_to_end_when_INFRA_DEMO_TEST_is_1()
     {
