@@ -13,11 +13,15 @@ public static class Program
         StatusCommand.Spec,
         JobsCommand.Spec,
         DrainCommand.Spec,
+        ReceiptsCommand.Spec,
         DoctorCommand.Spec,
         SandboxCommand.Spec,
         CacheCommand.Spec,
         VersionCommand.Spec,
     ];
+
+    /// <summary>Two-word commands (`infra jobs submit`, `infra receipts ls`), each with its own options and help.</summary>
+    public static IReadOnlyList<CommandSpec> Subcommands { get; } = [JobSubmitCommand.Spec, .. ReceiptsCommand.Subcommands];
 
     public static int Main(string[] args)
     {
@@ -42,7 +46,7 @@ public static class Program
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
             if (args.Length > 1 && args[0] == "help")
-                return ShowCommandHelp(args[1]);
+                return ShowCommandHelp(string.Join(' ', args[1..]));
             TextWriter writer = args.Length == 0 ? Console.Error : Console.Out;
             writer.Write(HelpText.ForProgram(Commands));
             return args.Length == 0 ? 2 : 0;
@@ -51,11 +55,13 @@ public static class Program
         if (args[0] is "--version" or "-V")
             return VersionCommand.Spec.Run(ParsedArguments.Parse(VersionCommand.Spec, []));
 
-        CommandSpec? command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        CommandSpec? command = args.Length > 1 ? Subcommands.FirstOrDefault(c => c.Name == $"{args[0]} {args[1]}") : null;
+        int skip = command is null ? 1 : 2;
+        command ??= Commands.FirstOrDefault(c => c.Name == args[0]);
         if (command is null)
             ThrowHelper.ThrowUsage($"unknown command '{args[0]}'; the commands are {string.Join(", ", Commands.Select(c => c.Name))} (see `infra --help`)");
 
-        ParsedArguments parsed = ParsedArguments.Parse(command, args.AsSpan(1));
+        ParsedArguments parsed = ParsedArguments.Parse(command, args.AsSpan(skip));
         if (parsed.Has("--help"))
         {
             Console.Out.Write(HelpText.ForCommand(command));
@@ -69,7 +75,7 @@ public static class Program
 
     private static int ShowCommandHelp(string name)
     {
-        CommandSpec? command = Commands.FirstOrDefault(c => c.Name == name);
+        CommandSpec? command = Subcommands.FirstOrDefault(c => c.Name == name) ?? Commands.FirstOrDefault(c => c.Name == name);
         if (command is null)
             ThrowHelper.ThrowUsage($"unknown command '{name}'; the commands are {string.Join(", ", Commands.Select(c => c.Name))}");
         Console.Out.Write(HelpText.ForCommand(command));

@@ -14,7 +14,7 @@ public static class JobsCommand
     public static readonly CommandSpec Spec = new(
         "jobs",
         "list the running agent's jobs, or watch them change live",
-        "infra jobs [--all] [--limit N] [--json] | infra jobs watch [--json]  [--config PATH]",
+        "infra jobs [--all] [--limit N] [--json] | infra jobs watch [--json]  [--config PATH]\n       infra jobs submit ... (sign and send a job: see `infra jobs submit --help`)",
         [
             new("--all", null, "also list finished jobs (most recent first)"),
             new("--limit", "N", "list at most N jobs"),

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using InfraMind.Node.Receipts;
+
+namespace InfraMind.Node.Cli;
+
+/// <summary>
+/// The receipt log read without taking it: for `infra receipts ls` and `batch`, which must not repair or move
+/// the file (that is `infra run`'s job when it opens the log) and must work while the agent holds its lock.
+/// Reading stops at the first record that is not whole and good: a torn tail may be a write in progress.
+/// </summary>
+internal sealed record ReceiptLogSnapshot(
+    string Directory, IReadOnlyList<SignedReceipt> Receipts, int Rejections, IReadOnlySet<string> Acked, long UnreadBytes, int BadReceipts)
+{
+    /// <summary>Reads <c>{directory}/receipts.log</c>; a missing log is an empty snapshot.</summary>
+    public static ReceiptLogSnapshot Read(string directory)
+    {
+        string path = Path.Combine(directory, ReceiptLog.FileName);
+        byte[] data;
+        try
+        {
+            // FileShare.ReadWrite: the agent keeps the file open for appends while we read.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            data = new byte[stream.Length];
+            stream.ReadExactly(data);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ReceiptLogSnapshot(directory, [], 0, new HashSet<string>(), 0, 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ThrowHelper.ThrowRuntime($"cannot read the receipt log {path}: {e.Message}; run as the node's user (root for a system node)", e);
+            throw;
+        }
+
+        return Parse(directory, data);
+    }
+
+    /// <summary>The records of a log file's bytes, as far as they are whole and good.</summary>
+    public static ReceiptLogSnapshot Parse(string directory, ReadOnlySpan<byte> data)
+    {
+        var receipts = new List<SignedReceipt>();
+        var acked = new HashSet<string>(StringComparer.Ordinal);
+        int rejections = 0, bad = 0, offset = 0;
+        while (offset < data.Length)
+        {
+            if (LogRecord.TryRead(data[offset..], out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size) != LogRecordStatus.Ok)
+                break;
+            offset += size;
+            switch (kind)
+            {
+                case LogRecordKind.Receipt:
+                    if (SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _))
+                        receipts.Add(receipt!);
+                    else
+                        bad++;
+                    break;
+                case LogRecordKind.Rejection:
+                    rejections++;
+                    break;
+                case LogRecordKind.Ack:
+                    if (TryReadAck(payload, out string jobId))
+                        acked.Add(jobId);
+                    break;
+            }
+        }
+
+        return new ReceiptLogSnapshot(directory, receipts, rejections, acked, data.Length - offset, bad);
+    }
+
+    /// <summary>
+    /// True when another process (a running `infra run`) holds the log's folder lock. Probed by trying the
+    /// same exclusive lock <see cref="ReceiptLog.Open"/> takes and letting go at once.
+    /// </summary>
+    public static bool IsHeld(string directory)
+    {
+        string path = Path.Combine(directory, ReceiptLog.LockName);
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            ThrowHelper.ThrowRuntime($"cannot open {path}: {e.Message}; run as the node's user (root for a system node)", e);
+            throw;
+        }
+    }
+
+    private static bool TryReadAck(ReadOnlySpan<byte> payload, out string jobId)
+    {
+        jobId = "";
+        var reader = new Utf8JsonReader(payload);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
+                || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("job_id"u8)
+                || !reader.Read() || reader.TokenType != JsonTokenType.String)
+                return false;
+            jobId = reader.GetString()!;
+            return true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}
