@@ -74,8 +74,10 @@ public sealed class MeshLink : IDisposable
             {
                 end = await RunStreamAsync(uri, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsStreamFailure(e))
+            catch (Exception e) when (IsStreamFailure(e))
             {
+                if (cancellationToken.IsCancellationRequested)
+                    break; // shutting down: the call was cancelled under us
                 end = new StreamEnd(false, TimeSpan.Zero, OneLine(e));
             }
             finally
