@@ -29,6 +29,8 @@ public static class ConfigKeys
         new("mesh", "endpoints", "a list of http:// or https:// scheduler URLs", (c, v, _) => c.Mesh.Endpoints = UrlList(v)),
         new("mesh", "trusted_schedulers", "a list of 0x addresses", (c, v, _) => c.Mesh.TrustedSchedulers = AddressList(v)),
         new("mesh", "chain_id", "a positive integer (EIP-712 chain id)", (c, v, _) => c.Mesh.ChainId = Integer(v, 1, ulong.MaxValue, "a positive integer (EIP-712 chain id)")),
+        new("mesh", "idle_alert_seconds", "a number of seconds from 1 to 604800", (c, v, _) => c.Mesh.IdleAlertSeconds = Integer(v, 1, 604800, "a number of seconds from 1 to 604800")),
+        new("mesh", "connect_timeout_seconds", "a number of seconds from 1 to 300", (c, v, _) => c.Mesh.ConnectTimeoutSeconds = Integer(v, 1, 300, "a number of seconds from 1 to 300")),
         new("runtime", "engine", "one of auto, docker, podman", (c, v, _) => c.Runtime.Engine = Engine(v)),
         new("runtime", "socket", "a socket file path, or empty to detect", (c, v, h) => c.Runtime.Socket = OptionalPath(v, h)),
         new("cache", "dir", "a folder path", (c, v, h) => c.Cache.Dir = OptionalPath(v, h)),

@@ -75,6 +75,12 @@ public sealed class NodeConfig
         public IReadOnlyList<Address> TrustedSchedulers { get; set; } = [];
 
         public ulong ChainId { get; set; } = DefaultChainId;
+
+        /// <summary>Connected but given no job for this long: flagged in status and metrics.</summary>
+        public ulong IdleAlertSeconds { get; set; } = 600;
+
+        /// <summary>Dial plus welcome, per scheduler attempt.</summary>
+        public ulong ConnectTimeoutSeconds { get; set; } = 10;
     }
 
     public sealed class RuntimeSection

@@ -1,0 +1,449 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Grpc.Net.Client;
+using InfraMind.Node.Crypto;
+using InfraMind.Node.Crypto.Eip712;
+using InfraMind.Node.Jobs.Intake;
+using InfraMind.Node.Receipts;
+using InfraMind.Node.Telemetry;
+using Wire = InfraMind.Node.Protos.Mesh;
+
+namespace InfraMind.Node.Mesh;
+
+/// <summary>
+/// The node's link to the scheduler mesh (CONTRACT.md §5): one <c>Connect</c> stream at a time, hello first, heartbeats
+/// at the welcome's pace, acks and signed rejections for jobs, receipts from the durable log until each is acked.
+/// A stream that goes silent for <see cref="MeshOptions.DeadAfterIntervals"/> heartbeat intervals is declared dead and
+/// replaced; failed dials back off exponentially with full jitter and move on to the next endpoint.
+/// </summary>
+public sealed class MeshLink : IDisposable
+{
+    private readonly MeshOptions _options;
+    private readonly NodeKey _key;
+    private readonly IMeshJobs _jobs;
+    private readonly ReceiptLog _log;
+    private readonly NodeTelemetry _telemetry;
+    private readonly Func<Wire.Capabilities> _capabilities;
+    private readonly TimeProvider _time;
+    private readonly Eip712Domain _domain;
+    private readonly ReceiptSigner _signer;
+    private Session? _current;
+    private long _lastJobAt;
+    private int _welcomes;
+
+    public MeshLink(MeshOptions options, NodeKey key, IMeshJobs jobs, ReceiptLog log, NodeTelemetry telemetry, Func<Wire.Capabilities> capabilities, TimeProvider time)
+    {
+        if (options.Endpoints.Count == 0)
+            ThrowHelper.ThrowArgument(nameof(options), "the mesh link needs at least one scheduler URL in mesh.endpoints");
+        foreach (Uri endpoint in options.Endpoints)
+        {
+            if (endpoint.Scheme is not ("http" or "https"))
+                ThrowHelper.ThrowArgument(nameof(options), $"mesh endpoint '{endpoint}' is not http:// or https://; fix mesh.endpoints");
+        }
+
+        _options = options;
+        _key = key;
+        _jobs = jobs;
+        _log = log;
+        _telemetry = telemetry;
+        _capabilities = capabilities;
+        _time = time;
+        _domain = new Eip712Domain(options.ChainId);
+        _signer = new ReceiptSigner(key, options.ChainId);
+        _jobs.Logged += OnLogged;
+    }
+
+    /// <summary>How many streams a scheduler has welcomed since start (1 after the first connect).</summary>
+    public int Welcomes => Volatile.Read(ref _welcomes);
+
+    /// <summary>The endpoint of the live, welcomed stream; null while there is none.</summary>
+    public Uri? ConnectedEndpoint => Volatile.Read(ref _current)?.Endpoint;
+
+    /// <summary>Dials, serves and redials until <paramref name="cancellationToken"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        int endpoint = 0;
+        int failures = 0;
+        _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Uri uri = _options.Endpoints[endpoint];
+            _telemetry.SetMeshState(MeshLinkState.Connecting);
+            StreamEnd end;
+            try
+            {
+                end = await RunStreamAsync(uri, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsStreamFailure(e))
+            {
+                if (cancellationToken.IsCancellationRequested)
+                    break; // shutting down: the call was cancelled under us
+                end = new StreamEnd(false, TimeSpan.Zero, OneLine(e));
+            }
+            finally
+            {
+                Volatile.Write(ref _current, null);
+                _telemetry.SetMeshState(MeshLinkState.Disconnected);
+                _telemetry.SetIdleWithoutJobs(false);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+                break;
+            _telemetry.RecordReconnect();
+            TimeSpan delay;
+            if (end.Welcomed && end.Lasted >= TimeSpan.FromMilliseconds(MeshOptions.MinHeartbeatMs))
+            {
+                // A stream that worked and then died is replaced at once, on the same scheduler: the silence
+                // budget (3 intervals) was already spent finding out.
+                failures = 0;
+                delay = TimeSpan.Zero;
+                _options.Info?.Invoke($"mesh: stream to {uri} ended ({end.Why}); reconnecting");
+            }
+            else
+            {
+                if (!end.Welcomed)
+                    endpoint = (endpoint + 1) % _options.Endpoints.Count;
+                delay = MeshProtocol.Backoff(failures++, _options.BackoffInitial, _options.BackoffMax, Random.Shared.NextDouble());
+                _options.Warn?.Invoke($"mesh: {uri} failed ({end.Why}); next try {_options.Endpoints[endpoint]} in {delay.TotalMilliseconds:F0} ms");
+            }
+
+            try
+            {
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        _telemetry.SetMeshState(MeshLinkState.Disconnected);
+    }
+
+    public void Dispose() => _jobs.Logged -= OnLogged;
+
+    private readonly record struct StreamEnd(bool Welcomed, TimeSpan Lasted, string Why);
+
+    private async Task<StreamEnd> RunStreamAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        using var streamCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        CancellationToken token = streamCts.Token;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = _options.ConnectTimeout,
+            // One connection per stream: a replaced stream must not inherit a wedged connection.
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        };
+        using var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+        var client = new Wire.Mesh.MeshClient(channel);
+        using AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call = client.Connect(cancellationToken: token);
+        var session = new Session(uri, call, streamCts, _time, _options.ConnectTimeout);
+        Task writer = WriteLoopAsync(session, token);
+        Task watchdog = WatchdogAsync(session, token);
+        Task heartbeats = Task.CompletedTask;
+        long started = _time.GetTimestamp();
+        bool welcomed = false;
+        string why = "the scheduler closed the stream";
+        try
+        {
+            session.Send(new Wire.NodeMessage
+            {
+                Hello = MeshProtocol.CreateHello(_key, _domain, _options.Region, _options.Version, _capabilities(), UnixNow()),
+            });
+
+            IAsyncStreamReader<Wire.SchedulerMessage> responses = call.ResponseStream;
+            if (!await responses.MoveNext(token).ConfigureAwait(false))
+                return new StreamEnd(false, TimeSpan.Zero, "the scheduler closed the stream before its welcome");
+            if (responses.Current.KindCase != Wire.SchedulerMessage.KindOneofCase.Welcome)
+                return new StreamEnd(false, TimeSpan.Zero, $"the scheduler sent {responses.Current.KindCase} before its welcome");
+
+            welcomed = true;
+            heartbeats = OnWelcome(session, responses.Current.Welcome, token);
+            while (await responses.MoveNext(token).ConfigureAwait(false))
+            {
+                session.Heard();
+                Handle(session, responses.Current);
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsStreamFailure(e))
+        {
+            why = session.DeathReason ?? OneLine(e);
+            if (!welcomed)
+                return new StreamEnd(false, TimeSpan.Zero, why);
+        }
+        finally
+        {
+            Volatile.Write(ref _current, null);
+            await streamCts.CancelAsync().ConfigureAwait(false);
+            session.Complete();
+            await Quietly(writer).ConfigureAwait(false);
+            await Quietly(watchdog).ConfigureAwait(false);
+            await Quietly(heartbeats).ConfigureAwait(false);
+        }
+
+        return new StreamEnd(welcomed, _time.GetElapsedTime(started), why);
+    }
+
+    private Task OnWelcome(Session session, Wire.Welcome welcome, CancellationToken token)
+    {
+        TimeSpan interval = MeshProtocol.HeartbeatInterval(welcome);
+        session.Welcomed(interval);
+        Interlocked.Increment(ref _welcomes);
+        _telemetry.SetStake(welcome.Stake.Length == 0 ? null : welcome.Stake);
+        _telemetry.SetMeshState(MeshLinkState.Connected);
+        Interlocked.CompareExchange(ref _lastJobAt, _time.GetTimestamp(), 0);
+        _options.Info?.Invoke($"mesh: connected to {session.Endpoint} (scheduler {welcome.Scheduler}, heartbeat {interval.TotalMilliseconds:F0} ms, stake {welcome.Stake})");
+
+        // Live first, then the backlog: a receipt logged in between is sent twice rather than not at all
+        // (the scheduler stores by job id, so a repeat is harmless).
+        Volatile.Write(ref _current, session);
+        IReadOnlyList<SignedReceipt> unacked = _log.Unacked();
+        _telemetry.SetUnackedReceipts(unacked.Count);
+        foreach (SignedReceipt receipt in unacked)
+            session.Send(new Wire.NodeMessage { Receipt = MeshProtocol.ToMessage(receipt) });
+        return HeartbeatLoopAsync(session, interval, token);
+    }
+
+    private void Handle(Session session, Wire.SchedulerMessage message)
+    {
+        switch (message.KindCase)
+        {
+            case Wire.SchedulerMessage.KindOneofCase.Ping:
+                session.Send(new Wire.NodeMessage { Pong = new Wire.Pong { Nonce = message.Ping.Nonce } });
+                break;
+            case Wire.SchedulerMessage.KindOneofCase.Job:
+                HandleJob(session, message.Job);
+                break;
+            case Wire.SchedulerMessage.KindOneofCase.Cancel:
+                _jobs.Cancel(message.Cancel.JobId);
+                break;
+            case Wire.SchedulerMessage.KindOneofCase.ReceiptAck:
+                Acked(message.ReceiptAck.JobId);
+                break;
+            case Wire.SchedulerMessage.KindOneofCase.Welcome:
+                _telemetry.SetStake(message.Welcome.Stake.Length == 0 ? null : message.Welcome.Stake);
+                break;
+            default:
+                // A newer scheduler's message kind: ignored, the stream goes on (forward compatible).
+                break;
+        }
+    }
+
+    private void HandleJob(Session session, Wire.Job job)
+    {
+        Volatile.Write(ref _lastJobAt, _time.GetTimestamp());
+        _telemetry.SetIdleWithoutJobs(false);
+        SignedRejection? rejection;
+        if (MeshProtocol.TryToJobRequest(job, out JobRequest? request, out MeshJobProblem problem))
+        {
+            MeshSubmission result;
+            try
+            {
+                result = _jobs.Submit(request!);
+            }
+            catch (Exception e) when (e is ReceiptLogException or IOException or InvalidOperationException)
+            {
+                // The node cannot take the job right now (its log or disk failed): say so rather than stay silent.
+                _options.Warn?.Invoke($"mesh: job {job.JobId} could not be submitted: {e.Message}");
+                rejection = SignOwnRejection(job, RejectReason.QueueFull);
+                if (rejection is not null)
+                    session.Send(new Wire.NodeMessage { Rejection = MeshProtocol.ToMessage(rejection) });
+                return;
+            }
+
+            if (result.Accepted)
+            {
+                session.Send(new Wire.NodeMessage { Ack = new Wire.Ack { JobId = job.JobId } });
+                return;
+            }
+
+            rejection = result.Rejection;
+        }
+        else
+        {
+            rejection = SignOwnRejection(job, MeshProtocol.Reason(problem));
+        }
+
+        if (rejection is not null)
+            session.Send(new Wire.NodeMessage { Rejection = MeshProtocol.ToMessage(rejection) });
+    }
+
+    /// <summary>A rejection for a job that never reached the pipeline; null when even that cannot be signed (a junk id).</summary>
+    private SignedRejection? SignOwnRejection(Wire.Job job, RejectReason reason)
+    {
+        try
+        {
+            return _signer.Sign(new Rejection(job.JobId, MeshProtocol.BestEffortJobHash(job, _domain), reason.Code(), _key.Address, UnixNow()));
+        }
+        catch (ReceiptException e)
+        {
+            _options.Warn?.Invoke($"mesh: dropped a job that cannot even be refused ({e.Message})");
+            return null;
+        }
+    }
+
+    private void Acked(string jobId)
+    {
+        try
+        {
+            _log.MarkAcked(jobId);
+        }
+        catch (ReceiptLogException e)
+        {
+            // Not durable: the receipt stays unacked and is sent again on the next stream, which is safe.
+            _options.Warn?.Invoke($"mesh: could not record the ack of {jobId}: {e.Message}");
+        }
+
+        _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+    }
+
+    private void OnLogged(MeshLogged logged)
+    {
+        if (logged.Receipt is not null)
+            _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+        Session? session = Volatile.Read(ref _current);
+        if (session is null)
+            return; // the receipt waits in the log for the next stream's backlog
+        if (logged.Receipt is not null)
+            session.Send(new Wire.NodeMessage { Receipt = MeshProtocol.ToMessage(logged.Receipt) });
+        else if (logged.Rejection is not null)
+            session.Send(new Wire.NodeMessage { Rejection = MeshProtocol.ToMessage(logged.Rejection) });
+    }
+
+    private async Task HeartbeatLoopAsync(Session session, TimeSpan interval, CancellationToken token)
+    {
+        using var timer = new PeriodicTimer(interval, _time);
+        do
+        {
+            session.Send(new Wire.NodeMessage { Heartbeat = Heartbeat() });
+            bool idle = _time.GetElapsedTime(Volatile.Read(ref _lastJobAt)) >= _options.IdleAlert;
+            _telemetry.SetIdleWithoutJobs(idle);
+        }
+        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false));
+    }
+
+    private Wire.Heartbeat Heartbeat()
+    {
+        TelemetrySnapshot snapshot = _telemetry.Snapshot();
+        HostLoadSample load = _options.Load?.Invoke() ?? HostLoadSample.Unknown;
+        return new Wire.Heartbeat
+        {
+            Timestamp = UnixNow(),
+            ActiveJobs = (uint)Math.Clamp(snapshot.ActiveJobs, 0, uint.MaxValue),
+            CpuUtilization = load.CpuUtilization ?? 0,
+            MemoryUtilization = load.MemoryUtilization ?? 0,
+            CacheHitRatio = snapshot.CacheHitRatio,
+            JobsSucceeded = (ulong)snapshot.JobsSucceeded,
+            JobsFailed = (ulong)snapshot.JobsFailed,
+            MeanLatencyMs = snapshot.MeanLatencyMs,
+        };
+    }
+
+    // The only writer of the request stream: gRPC allows one write at a time.
+    private async Task WriteLoopAsync(Session session, CancellationToken token)
+    {
+        try
+        {
+            await foreach (Wire.NodeMessage message in session.Outbox.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                await session.Call.RequestStream.WriteAsync(message, token).ConfigureAwait(false);
+                if (message.KindCase == Wire.NodeMessage.KindOneofCase.Heartbeat)
+                    _telemetry.RecordHeartbeat();
+            }
+        }
+        catch (Exception e) when (!token.IsCancellationRequested && IsStreamFailure(e))
+        {
+            session.Kill($"writing to the stream failed: {OneLine(e)}");
+        }
+    }
+
+    // Declares the stream dead when nothing arrived for too long: before the welcome the connect timeout, after it
+    // three heartbeat intervals. Sleeps exactly until the next possible expiry rather than polling.
+    private async Task WatchdogAsync(Session session, CancellationToken token)
+    {
+        while (!token.IsCancellationRequested)
+        {
+            TimeSpan left = session.SilenceLimit - _time.GetElapsedTime(session.LastHeard);
+            if (left <= TimeSpan.Zero)
+            {
+                session.Kill(session.IsWelcomed
+                    ? $"no message for {session.SilenceLimit.TotalMilliseconds:F0} ms ({MeshOptions.DeadAfterIntervals} heartbeat intervals): stream declared dead"
+                    : $"no welcome within {session.SilenceLimit.TotalSeconds:F0} s (mesh.connect_timeout_seconds)");
+                return;
+            }
+
+            await Task.Delay(left, _time, token).ConfigureAwait(false);
+        }
+    }
+
+    private ulong UnixNow() => (ulong)_time.GetUtcNow().ToUnixTimeSeconds();
+
+    private static bool IsStreamFailure(Exception e) =>
+        e is RpcException or IOException or HttpRequestException or OperationCanceledException or InvalidOperationException or ObjectDisposedException;
+
+    private static string OneLine(Exception e) =>
+        e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message.ReplaceLineEndings(" ");
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsStreamFailure(e))
+        {
+            // The stream is over; its helpers' endings carry no news.
+        }
+    }
+
+    /// <summary>One stream's state: its outbox, when it last heard anything, and how long a silence it tolerates.</summary>
+    private sealed class Session(Uri endpoint, AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call, CancellationTokenSource cts, TimeProvider time, TimeSpan connectTimeout)
+    {
+        private readonly Channel<Wire.NodeMessage> _outbox = Channel.CreateUnbounded<Wire.NodeMessage>(new UnboundedChannelOptions { SingleReader = true });
+        private long _lastHeard = time.GetTimestamp();
+        private long _silenceLimitTicks = connectTimeout.Ticks;
+        private volatile bool _welcomed;
+        private volatile string? _deathReason;
+
+        public Uri Endpoint { get; } = endpoint;
+
+        public AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> Call { get; } = call;
+
+        public ChannelReader<Wire.NodeMessage> Outbox => _outbox.Reader;
+
+        public long LastHeard => Volatile.Read(ref _lastHeard);
+
+        public TimeSpan SilenceLimit => TimeSpan.FromTicks(Volatile.Read(ref _silenceLimitTicks));
+
+        public bool IsWelcomed => _welcomed;
+
+        public string? DeathReason => _deathReason;
+
+        public void Heard() => Volatile.Write(ref _lastHeard, time.GetTimestamp());
+
+        public void Welcomed(TimeSpan interval)
+        {
+            Heard();
+            Volatile.Write(ref _silenceLimitTicks, interval.Ticks * MeshOptions.DeadAfterIntervals);
+            _welcomed = true;
+        }
+
+        public void Send(Wire.NodeMessage message) => _outbox.Writer.TryWrite(message);
+
+        public void Complete() => _outbox.Writer.TryComplete();
+
+        public void Kill(string reason)
+        {
+            _deathReason ??= reason;
+            try
+            {
+                cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The stream already ended.
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using InfraMind.Node.Jobs;
+using InfraMind.Node.Jobs.Intake;
+using InfraMind.Node.Receipts;
+
+namespace InfraMind.Node.Mesh;
+
+/// <summary>Puts the <see cref="JobPipeline"/> behind <see cref="IMeshJobs"/>.</summary>
+public sealed class PipelineMeshJobs : IMeshJobs, IDisposable
+{
+    // The pipeline logs a trusted scheduler's rejection and raises Logged inside Submit, on the submitting thread,
+    // before it throws; that rejection already goes back as Submit's answer, so it is not raised twice.
+    [ThreadStatic]
+    private static bool t_submitting;
+
+    private readonly JobPipeline _pipeline;
+    private readonly ReceiptLog _log;
+
+    public PipelineMeshJobs(JobPipeline pipeline, ReceiptLog log)
+    {
+        _pipeline = pipeline;
+        _log = log;
+        _pipeline.Logged += OnLogged;
+    }
+
+    public event Action<MeshLogged>? Logged;
+
+    public MeshSubmission Submit(JobRequest job)
+    {
+        t_submitting = true;
+        try
+        {
+            _pipeline.Submit(job);
+            return MeshSubmission.Accept();
+        }
+        catch (JobRejectedException e)
+        {
+            // The pipeline signs every rejection it throws; its own JSON round-trips through the strict reader.
+            if (e.RejectionJson is null || !SignedRejection.TryParse(e.RejectionJson, out SignedRejection? rejection, out _))
+                throw;
+            return MeshSubmission.Reject(rejection!);
+        }
+        finally
+        {
+            t_submitting = false;
+        }
+    }
+
+    public bool Cancel(string jobId) => _pipeline.Cancel(jobId);
+
+    public void Dispose() => _pipeline.Logged -= OnLogged;
+
+    private void OnLogged(byte[] json, string jobId)
+    {
+        // Receipts are only ever logged after Submit returned (the job runs on its own task).
+        if (t_submitting)
+            return;
+        if (_log.TryGet(jobId, out SignedReceipt? receipt))
+        {
+            Logged?.Invoke(new MeshLogged(jobId, receipt, null));
+            return;
+        }
+
+        if (SignedRejection.TryParse(json, out SignedRejection? rejection, out _))
+            Logged?.Invoke(new MeshLogged(jobId, null, rejection));
+    }
+}

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using InfraMind.Node.Crypto;
+using InfraMind.Node.Mesh;
+using InfraMind.Node.Receipts;
+using InfraMind.Node.Telemetry;
+using InfraMind.Node.Tests.Receipts;
+using InfraMind.Node.Tests.Support;
+using Wire = InfraMind.Node.Protos.Mesh;
+
+namespace InfraMind.Node.Tests.Mesh;
+
+/// <summary>The mesh link against the reference scheduler (tools/Scheduler) over real sockets (CONTRACT.md §5, issue #7).</summary>
+#pragma warning disable CA1001 // disposed in IAsyncLifetime.DisposeAsync, which xunit calls
+public sealed class MeshLinkSchedulerTests : IAsyncLifetime
+#pragma warning restore CA1001
+{
+    private const uint HeartbeatMs = 1000;
+    private readonly TempFolder _dir = new();
+    private readonly int _port = SchedulerProcess.FreePort();
+    private readonly int _adminPort = SchedulerProcess.FreePort();
+    private readonly NodeKey _key = ReceiptSamples.Key();
+    private readonly CancellationTokenSource _stop = new();
+    private SchedulerProcess _scheduler = null!;
+    private ReceiptLog _log = null!;
+    private FakeMeshJobs _jobs = null!;
+    private NodeTelemetry _telemetry = null!;
+    private MeshLink? _link;
+    private Task? _running;
+
+    public async Task InitializeAsync()
+    {
+        _scheduler = await SchedulerProcess.StartAsync(_dir.Path, _port, _adminPort, HeartbeatMs);
+        _log = ReceiptLog.Open(_dir["node-receipts"]);
+        _jobs = new FakeMeshJobs(_key, _scheduler.Address, _log);
+        _telemetry = new NodeTelemetry(_key.Address.ToString(), "test", "0.1.0", DateTimeOffset.UtcNow);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_running is not null)
+            await _running;
+        _link?.Dispose();
+        await _scheduler.DisposeAsync();
+        _log.Dispose();
+        _key.Dispose();
+        _dir.Dispose();
+    }
+
+    private Uri Endpoint => new($"http://127.0.0.1:{_port}");
+
+    private void StartLink(TimeSpan? idleAlert = null, TimeSpan? backoffMax = null, params Uri[] endpoints)
+    {
+        var options = new MeshOptions
+        {
+            Endpoints = endpoints.Length > 0 ? endpoints : [Endpoint],
+            ChainId = ReceiptSamples.ChainId,
+            Region = "test-region",
+            Version = "0.1.0",
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            IdleAlert = idleAlert ?? TimeSpan.FromMinutes(10),
+            BackoffMax = backoffMax ?? TimeSpan.FromSeconds(30),
+        };
+        var capabilities = new Wire.Capabilities { CpuMillicores = 2000, MemoryBytes = 4UL << 30, EngineName = "docker", EngineVersion = "27.0" };
+        _link = new MeshLink(options, _key, _jobs, _log, _telemetry, () => capabilities, TimeProvider.System);
+        _running = _link.RunAsync(_stop.Token);
+    }
+
+    private static string Job(string id, bool badSignature = false) =>
+        $$"""{"job_id":"{{id}}","bad_signature":{{(badSignature ? "true" : "false")}}}""";
+
+    [Fact]
+    public async Task Registers_with_a_verified_hello_heartbeats_at_the_welcome_interval_and_flags_idleness()
+    {
+        StartLink(idleAlert: TimeSpan.FromSeconds(2));
+        SeenEvent hello = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
+        Assert.True(hello.Valid, hello.Detail);
+        Assert.Equal(_key.Address.ToString(), hello.Node);
+
+        await _scheduler.WaitForAsync(e => e.Kind == "heartbeat", TimeSpan.FromSeconds(5), "a first heartbeat");
+        await Task.Delay(TimeSpan.FromMilliseconds(HeartbeatMs * 6.2));
+        long[] at = (await _scheduler.EventsAsync()).Where(e => e.Kind == "heartbeat").Select(e => e.AtMs).ToArray();
+        Assert.True(at.Length >= 6, $"only {at.Length} heartbeats in 6 intervals");
+        double[] gaps = at.Zip(at.Skip(1), (a, b) => (double)(b - a)).ToArray();
+        double mean = gaps.Average();
+        Assert.InRange(mean, HeartbeatMs * 0.9, HeartbeatMs * 1.1);
+        Console.WriteLine($"mesh: heartbeat gaps {string.Join(", ", gaps)} ms (mean {mean:F0})");
+        Assert.All(gaps, g => Assert.InRange(g, HeartbeatMs * 0.5, HeartbeatMs * 1.5));
+
+        // Pongs answer the scheduler's pings; status shows the link, its stake and a fresh heartbeat.
+        Assert.Contains(await _scheduler.EventsAsync(), e => e.Kind == "pong");
+        TelemetrySnapshot snapshot = _telemetry.Snapshot();
+        Assert.Equal(MeshLinkState.Connected, snapshot.MeshState);
+        Assert.Equal("512 INFRA", snapshot.Stake);
+        Assert.NotNull(snapshot.HeartbeatAge);
+        Assert.True(snapshot.HeartbeatAge < TimeSpan.FromMilliseconds(HeartbeatMs * 1.5));
+
+        // Connected for > 2 s with no job: flagged; a job clears it.
+        Assert.True(snapshot.IdleWithoutJobs);
+        await _scheduler.PostAsync("/admin/jobs", Job("wake-1"));
+        await _scheduler.WaitForAsync(e => e.Kind == "ack" && e.JobId == "wake-1", TimeSpan.FromSeconds(5), "the ack");
+        Assert.False(_telemetry.Snapshot().IdleWithoutJobs);
+    }
+
+    [Fact]
+    public async Task Acks_a_job_within_300_ms_and_delivers_its_receipt_until_acked()
+    {
+        StartLink();
+        await _scheduler.WaitForAsync(e => e.Kind == "heartbeat", TimeSpan.FromSeconds(10), "a heartbeat");
+        await _scheduler.PostAsync("/admin/jobs", Job("job-a1"));
+        SeenEvent ack = await _scheduler.WaitForAsync(e => e.Kind == "ack" && e.JobId == "job-a1", TimeSpan.FromSeconds(5), "the ack");
+        Assert.NotNull(ack.LatencyMs);
+        Assert.True(ack.LatencyMs < 300, $"ack took {ack.LatencyMs} ms");
+        Console.WriteLine($"mesh: job acked {ack.LatencyMs:F1} ms after the scheduler wrote it");
+        Assert.Contains("job-a1", _jobs.Accepted);
+
+        _jobs.Finish("job-a1");
+        SeenEvent receipt = await _scheduler.WaitForAsync(e => e.Kind == "receipt" && e.JobId == "job-a1", TimeSpan.FromSeconds(5), "the receipt");
+        Assert.True(receipt.Valid, receipt.Detail);
+        Assert.Equal("stored", receipt.Detail);
+        await Until(() => _log.IsAcked("job-a1"), TimeSpan.FromSeconds(5), "the receipt_ack to be logged");
+        Assert.Equal(0, _telemetry.Snapshot().UnackedReceipts);
+        Assert.Equal(["job-a1"], await StoredJobIds());
+    }
+
+    [Fact]
+    public async Task Answers_a_bad_signature_and_a_repeated_job_id_with_signed_rejections()
+    {
+        StartLink();
+        await _scheduler.WaitForAsync(e => e.Kind == "heartbeat", TimeSpan.FromSeconds(10), "a heartbeat");
+        await _scheduler.PostAsync("/admin/jobs", Job("forged-1", badSignature: true));
+        SeenEvent forged = await _scheduler.WaitForAsync(e => e.Kind == "rejection" && e.JobId == "forged-1", TimeSpan.FromSeconds(5), "a rejection of the forged job");
+        Assert.True(forged.Valid);
+        Assert.Equal("bad_signature", forged.Detail);
+
+        await _scheduler.PostAsync("/admin/jobs", Job("twice-1"));
+        await _scheduler.WaitForAsync(e => e.Kind == "ack" && e.JobId == "twice-1", TimeSpan.FromSeconds(5), "the first ack");
+        await _scheduler.PostAsync("/admin/jobs", Job("twice-1"));
+        SeenEvent repeat = await _scheduler.WaitForAsync(e => e.Kind == "rejection" && e.JobId == "twice-1", TimeSpan.FromSeconds(5), "a rejection of the repeat");
+        Assert.True(repeat.Valid);
+        Assert.Equal("duplicate_job", repeat.Detail);
+        Assert.Single(await _scheduler.EventsAsync(), e => e.Kind == "ack" && e.JobId == "twice-1");
+        Assert.DoesNotContain("forged-1", _jobs.Accepted);
+    }
+
+    [Fact]
+    public async Task Reconnects_after_the_scheduler_is_killed_and_redelivers_every_unacked_receipt()
+    {
+        TimeSpan backoffMax = TimeSpan.FromSeconds(2);
+        StartLink(backoffMax: backoffMax);
+        await _scheduler.WaitForAsync(e => e.Kind == "heartbeat", TimeSpan.FromSeconds(10), "a heartbeat");
+
+        // One receipt the scheduler stores but never acks, then two logged while it is down.
+        await _scheduler.PostAsync("/admin/withhold-acks");
+        _jobs.Finish("r-1");
+        await _scheduler.WaitForAsync(e => e.Kind == "receipt" && e.JobId == "r-1", TimeSpan.FromSeconds(5), "r-1");
+        await _scheduler.KillAsync();
+        _jobs.Finish("r-2");
+        _jobs.Finish("r-3");
+        await Until(() => _telemetry.Snapshot().MeshState != MeshLinkState.Connected, TimeSpan.FromSeconds(5), "the link to notice");
+        Assert.Equal(3, _telemetry.Snapshot().UnackedReceipts);
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // several failed dials: the backoff has reached its cap
+
+        await _scheduler.DisposeAsync();
+        _scheduler = await SchedulerProcess.StartAsync(_dir.Path, _port, _adminPort, HeartbeatMs);
+        var clock = Stopwatch.StartNew();
+        await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Valid == true, backoffMax + TimeSpan.FromSeconds(3), "the node's hello after the restart");
+        TimeSpan reconnect = clock.Elapsed;
+        Assert.True(reconnect < backoffMax + TimeSpan.FromSeconds(1), $"reconnected {reconnect.TotalMilliseconds:F0} ms after the restart");
+
+        await Until(() => _log.Unacked().Count == 0, TimeSpan.FromSeconds(5), "every receipt to be acked");
+        Assert.Equal(["r-1", "r-2", "r-3"], (await StoredJobIds()).Order().ToArray());
+        Assert.True(_telemetry.Snapshot().MeshReconnects >= 1);
+        Assert.Equal(0, _telemetry.Snapshot().UnackedReceipts);
+        Console.WriteLine($"mesh: reconnected {reconnect.TotalMilliseconds:F0} ms after the scheduler came back (backoff cap {backoffMax.TotalMilliseconds} ms)");
+    }
+
+    [Fact]
+    public async Task Replaces_a_stalled_stream_within_three_heartbeat_intervals()
+    {
+        StartLink();
+        SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
+        await _scheduler.WaitForAsync(e => e.Kind == "pong", TimeSpan.FromSeconds(5), "a pong");
+        var clock = Stopwatch.StartNew();
+        await _scheduler.PostAsync("/admin/stall");
+        await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(8), "a new stream");
+        TimeSpan replaced = clock.Elapsed;
+        Assert.True(replaced <= TimeSpan.FromMilliseconds(3 * HeartbeatMs + 500), $"replaced after {replaced.TotalMilliseconds:F0} ms");
+        Assert.True(_telemetry.Snapshot().MeshReconnects >= 1);
+        Console.WriteLine($"mesh: stalled stream replaced after {replaced.TotalMilliseconds:F0} ms (3 intervals = {3 * HeartbeatMs} ms)");
+    }
+
+    [Fact]
+    public async Task Fails_over_to_the_next_endpoint_when_the_first_refuses()
+    {
+        var dead = new Uri($"http://127.0.0.1:{SchedulerProcess.FreePort()}");
+        StartLink(backoffMax: TimeSpan.FromSeconds(1), endpoints: [dead, Endpoint]);
+        SeenEvent hello = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello via the second endpoint");
+        Assert.True(hello.Valid);
+        await Until(() => _link!.ConnectedEndpoint == Endpoint, TimeSpan.FromSeconds(5), "the link to report its endpoint");
+    }
+
+    [Fact]
+    public async Task Survives_a_dropped_stream_by_reconnecting_at_once()
+    {
+        StartLink();
+        SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
+        await _scheduler.PostAsync("/admin/drop");
+        await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(5), "a new stream after the drop");
+        Assert.Equal(2, _link!.Welcomes);
+    }
+
+    private async Task<string[]> StoredJobIds() =>
+        (await File.ReadAllLinesAsync(_dir["receipts.jsonl"]))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("job_id").GetString()!).ToArray();
+
+    private static async Task Until(Func<bool> condition, TimeSpan within, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > within)
+                throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+}
