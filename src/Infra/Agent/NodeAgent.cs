@@ -12,6 +12,7 @@ using InfraMind.Node.Jobs.Admission;
 using InfraMind.Node.Jobs.Intake;
 using InfraMind.Node.Listener.Http;
 using InfraMind.Node.Listener.Routes;
+using InfraMind.Node.Mesh;
 using InfraMind.Node.Models;
 using InfraMind.Node.Models.Cache;
 using InfraMind.Node.Models.Fetch;
@@ -129,6 +130,22 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
         {
             GpuUuids = capacity.Gpus.Gpus.Select(g => g.Uuid).ToArray(),
         };
+        if (_config.Mesh.Endpoints.Count > 0)
+        {
+            // The mesh link: hello, heartbeats, acks, rejections and receipts until acknowledged (CONTRACT.md §5).
+            var meshJobs = new PipelineMeshJobs(_pipeline, _receipts);
+            var capabilities = MeshProtocol.Capabilities(capacity, _engine.Kind.ToString().ToLowerInvariant(), _engine.EngineVersion, cache.FreeBytes());
+            var mesh = new MeshLink(
+                MeshOptions.FromConfig(_config, BuildInfo.Version) with { Load = () => Sampler.LatestHost, Info = _log.Info, Warn = _log.Warn },
+                _key, meshJobs, _receipts, Telemetry, () => capabilities, TimeProvider.System);
+            _background.Add(mesh.RunAsync(_stopping.Token));
+            _log.Info($"mesh: dialing {string.Join(", ", _config.Mesh.Endpoints)}");
+        }
+        else
+        {
+            Telemetry.SetMeshState(MeshLinkState.Disconnected);
+        }
+
         if (_config.Mesh.TrustedSchedulers.Count == 0)
             _log.Warn("mesh.trusted_schedulers is empty: every job will be rejected as untrusted_signer; add the scheduler addresses to config.yaml");
         _background.Add(LogJobEventsAsync(_pipeline.Board, _stopping.Token));

@@ -253,7 +253,7 @@ public sealed class BundleCache
     /// <summary>The folder a bundle lives in once committed.</summary>
     public string FolderOf(string key) => Path.Combine(BundlesFolder, key.Replace(':', '-'));
 
-    private long FreeBytes()
+    public long FreeBytes()
     {
         try
         {
