@@ -53,6 +53,7 @@ public sealed class JobPipeline : IAsyncDisposable
     private readonly PipelineOptions _options;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _prepares;
+    private readonly Dictionary<string, SemaphoreSlim> _modelPrepares = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdown = new();
     private readonly List<Task> _running = [];
     private readonly Lock _lock = new();
@@ -302,7 +303,26 @@ public sealed class JobPipeline : IAsyncDisposable
         JobRequest job = record.Request;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.PrepareTimeout);
-        await _prepares.WaitAsync(timeout.Token).ConfigureAwait(false);
+        // One prepare per model at a time: two jobs for the same cold model raced in the cache (one job failed
+        // with container.tar not found while the other was still unpacking). The second now waits and hits the cache.
+        SemaphoreSlim sameModel;
+        lock (_lock)
+        {
+            if (!_modelPrepares.TryGetValue(job.ModelHash, out sameModel!))
+                _modelPrepares[job.ModelHash] = sameModel = new SemaphoreSlim(1);
+        }
+
+        await sameModel.WaitAsync(timeout.Token).ConfigureAwait(false);
+        try
+        {
+            await _prepares.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            sameModel.Release();
+            throw;
+        }
+
         try
         {
             var progress = new InlineProgress<PrepareProgress>(record.ReportProgress);
@@ -320,6 +340,7 @@ public sealed class JobPipeline : IAsyncDisposable
         finally
         {
             _prepares.Release();
+            sameModel.Release();
         }
     }
 
