@@ -12,7 +12,8 @@ internal sealed class Evaluator(long stepBudget)
     /// <summary>Total time all pattern matches of one validation may take.</summary>
     public static readonly TimeSpan PatternBudget = TimeSpan.FromSeconds(1);
 
-    private readonly List<(string? Name, int Index)> _path = [];
+    private readonly List<string?> _names = [];
+    private readonly List<int> _indices = [];
     private long _steps;
     private long _patternTicks;
     private int _quiet;
@@ -60,11 +61,23 @@ internal sealed class Evaluator(long stepBudget)
         }
     }
 
-    public void Push(string name) => _path.Add((name, -1));
+    public void Push(string name)
+    {
+        _names.Add(name);
+        _indices.Add(-1);
+    }
 
-    public void Push(int index) => _path.Add((null, index));
+    public void Push(int index)
+    {
+        _names.Add(null);
+        _indices.Add(index);
+    }
 
-    public void Pop() => _path.RemoveAt(_path.Count - 1);
+    public void Pop()
+    {
+        _names.RemoveAt(_names.Count - 1);
+        _indices.RemoveAt(_indices.Count - 1);
+    }
 
     /// <summary>Runs one pattern match under the regex's own timeout and the validation's overall pattern budget.</summary>
     public bool Matches(Pattern pattern, string text)
@@ -90,11 +103,13 @@ internal sealed class Evaluator(long stepBudget)
     /// <summary>The current instance location as a JSON pointer ("/" for the root), at most 200 characters.</summary>
     public string Pointer()
     {
-        if (_path.Count == 0)
+        if (_names.Count == 0)
             return "/";
         var pointer = new StringBuilder();
-        foreach ((string? name, int index) in _path)
+        for (int i = 0; i < _names.Count; i++)
         {
+            string? name = _names[i];
+            int index = _indices[i];
             pointer.Append('/');
             if (name is null)
                 pointer.Append(index.ToString(System.Globalization.CultureInfo.InvariantCulture));

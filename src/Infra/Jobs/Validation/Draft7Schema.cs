@@ -61,17 +61,20 @@ internal sealed class Draft7Schema
     private sealed class Compiler(JsonElement root)
     {
         private readonly Dictionary<string, SchemaNode> _nodes = new(StringComparer.Ordinal);
-        private readonly Queue<(JsonElement Element, SchemaNode Node)> _pending = new();
+        private readonly Queue<SchemaNode> _pending = new();
         private readonly Dictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
 
         public SchemaNode Run()
         {
             SchemaNode top = Node(root, "#");
-            while (_pending.TryDequeue(out (JsonElement Element, SchemaNode Node) next))
-                Fill(next.Element, next.Node);
+            while (_pending.TryDequeue(out SchemaNode? next))
+                Fill(next.Source, next);
             CheckInPlaceChains();
             foreach (SchemaNode node in _nodes.Values)
+            {
                 node.InPlace = null;
+                node.Source = default;
+            }
             return top;
         }
 
@@ -80,9 +83,9 @@ internal sealed class Draft7Schema
         {
             if (_nodes.TryGetValue(path, out SchemaNode? node))
                 return node;
-            node = new SchemaNode(path);
+            node = new SchemaNode(path) { Source = element };
             _nodes.Add(path, node);
-            _pending.Enqueue((element, node));
+            _pending.Enqueue(node);
             return node;
         }
 
@@ -123,8 +126,8 @@ internal sealed class Draft7Schema
 
             if (element.TryGetProperty("definitions", out JsonElement definitions))
             {
-                foreach ((string name, JsonElement definition) in Members(definitions, "definitions", path))
-                    Node(definition, Child(Child(path, "definitions"), name));
+                foreach (JsonProperty definition in Members(definitions, "definitions", path))
+                    Node(definition.Value, Child(Child(path, "definitions"), definition.Name));
             }
 
             if (element.TryGetProperty("$ref", out JsonElement reference))
@@ -152,7 +155,10 @@ internal sealed class Draft7Schema
                     case "enum":
                         if (value.ValueKind != JsonValueKind.Array)
                             SchemaThrow.Throw(SchemaError.Malformed, $"enum at {Show(at)} is {Kind(value)}: write an array of the allowed values");
-                        keywords.Add(new EnumKeyword([.. value.EnumerateArray().Select(v => JsonKey.Of(v))], value.GetArrayLength()));
+                        var allowed = new HashSet<string>(StringComparer.Ordinal);
+                        foreach (JsonElement entry in value.EnumerateArray())
+                            allowed.Add(JsonKey.Of(entry));
+                        keywords.Add(new EnumKeyword(allowed, value.GetArrayLength()));
                         break;
                     case "const":
                         keywords.Add(new ConstKeyword(JsonKey.Of(value), JsonSchemaDocument.Shorten(value.GetRawText())));
@@ -176,14 +182,13 @@ internal sealed class Draft7Schema
                         keywords.Add(new CountKeyword(keyword.Name, WholeCount(value, at)));
                         break;
                     case "dependencies":
-                        var dependencies = new List<(string, string[]?, SchemaNode?)>();
-                        foreach ((string name, JsonElement dependency) in Members(value, "dependencies", path))
+                        var dependencies = new List<Dependency>();
+                        foreach (JsonProperty dependency in Members(value, "dependencies", path))
                         {
-                            string dependencyPath = Child(at, name);
-                            if (dependency.ValueKind == JsonValueKind.Array)
-                                dependencies.Add((name, Strings(dependency, dependencyPath), null));
-                            else
-                                dependencies.Add((name, null, InPlace(node, dependency, dependencyPath)));
+                            string dependencyPath = Child(at, dependency.Name);
+                            dependencies.Add(dependency.Value.ValueKind == JsonValueKind.Array
+                                ? new Dependency(dependency.Name, Strings(dependency.Value, dependencyPath), null)
+                                : new Dependency(dependency.Name, null, InPlace(node, dependency.Value, dependencyPath)));
                         }
 
                         keywords.Add(new DependenciesKeyword([.. dependencies]));
@@ -226,7 +231,9 @@ internal sealed class Draft7Schema
                     case "allOf" or "anyOf" or "oneOf":
                         if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
                             SchemaThrow.Throw(SchemaError.Malformed, $"{keyword.Name} at {Show(at)} must be a non-empty array of schemas");
-                        SchemaNode[] branches = [.. value.EnumerateArray().Select((branch, i) => InPlace(node, branch, Child(at, Index(i))))];
+                        var branches = new SchemaNode[value.GetArrayLength()];
+                        for (int i = 0; i < branches.Length; i++)
+                            branches[i] = InPlace(node, value[i], Child(at, Index(i)));
                         keywords.Add(keyword.Name switch
                         {
                             "allOf" => new AllOfKeyword(branches),
@@ -258,15 +265,15 @@ internal sealed class Draft7Schema
                 if (properties.ValueKind != JsonValueKind.Undefined)
                 {
                     named = new Dictionary<string, SchemaNode>(StringComparer.Ordinal);
-                    foreach ((string name, JsonElement schema) in Members(properties, "properties", path))
-                        named[name] = Node(schema, Child(Child(path, "properties"), name));
+                    foreach (JsonProperty schema in Members(properties, "properties", path))
+                        named[schema.Name] = Node(schema.Value, Child(Child(path, "properties"), schema.Name));
                 }
 
-                var patterned = new List<(Pattern, SchemaNode)>();
+                var patterned = new List<PatternSchema>();
                 if (patternProperties.ValueKind != JsonValueKind.Undefined)
                 {
-                    foreach ((string regex, JsonElement schema) in Members(patternProperties, "patternProperties", path))
-                        patterned.Add((Regex(regex), Node(schema, Child(Child(path, "patternProperties"), regex))));
+                    foreach (JsonProperty schema in Members(patternProperties, "patternProperties", path))
+                        patterned.Add(new PatternSchema(Regex(schema.Name), Node(schema.Value, Child(Child(path, "patternProperties"), schema.Name))));
                 }
 
                 SchemaNode? additional = additionalProperties.ValueKind == JsonValueKind.Undefined ? null : Node(additionalProperties, Child(path, "additionalProperties"));
@@ -278,7 +285,9 @@ internal sealed class Draft7Schema
                 string at = Child(path, "items");
                 if (items.ValueKind == JsonValueKind.Array)
                 {
-                    SchemaNode[] tuple = [.. items.EnumerateArray().Select((item, i) => Node(item, Child(at, Index(i))))];
+                    var tuple = new SchemaNode[items.GetArrayLength()];
+                    for (int i = 0; i < tuple.Length; i++)
+                        tuple[i] = Node(items[i], Child(at, Index(i)));
                     SchemaNode? rest = additionalItems.ValueKind == JsonValueKind.Undefined ? null : Node(additionalItems, Child(path, "additionalItems"));
                     keywords.Add(new ItemsKeyword(null, tuple, rest));
                 }
@@ -367,60 +376,75 @@ internal sealed class Draft7Schema
         /// </summary>
         private void CheckInPlaceChains()
         {
-            var longest = new Dictionary<SchemaNode, int>(ReferenceEqualityComparer.Instance);
-            var onPath = new HashSet<SchemaNode>(ReferenceEqualityComparer.Instance);
-            var stack = new Stack<(SchemaNode Schema, int Next)>();
+            // Per node: Longest is -1 until known; OnPath marks the nodes on the current walk.
+            var nodes = new Stack<SchemaNode>();
+            var nexts = new Stack<int>();
             foreach (SchemaNode start in _nodes.Values)
             {
-                if (longest.ContainsKey(start))
+                if (start.Longest >= 0)
                     continue;
-                stack.Push((start, 0));
-                onPath.Add(start);
-                while (stack.Count > 0)
+                nodes.Push(start);
+                nexts.Push(0);
+                start.OnPath = true;
+                while (nodes.Count > 0)
                 {
-                    (SchemaNode schema, int next) = stack.Pop();
-                    List<SchemaNode> successors = schema.InPlace ?? [];
-                    if (next < successors.Count)
+                    SchemaNode schema = nodes.Pop();
+                    int next = nexts.Pop();
+                    List<SchemaNode>? successors = schema.InPlace;
+                    if (successors is not null && next < successors.Count)
                     {
-                        stack.Push((schema, next + 1));
+                        nodes.Push(schema);
+                        nexts.Push(next + 1);
                         SchemaNode successor = successors[next];
-                        if (onPath.Contains(successor))
+                        if (successor.OnPath)
                             SchemaThrow.Throw(SchemaError.CircularRef, "the schema's $ref/allOf/anyOf/oneOf/not/if/then/else loop back to themselves without descending into the value: break the loop");
-                        if (!longest.ContainsKey(successor))
+                        if (successor.Longest < 0)
                         {
-                            onPath.Add(successor);
-                            stack.Push((successor, 0));
+                            successor.OnPath = true;
+                            nodes.Push(successor);
+                            nexts.Push(0);
                         }
 
                         continue;
                     }
 
                     int depth = 0;
-                    foreach (SchemaNode successor in successors)
-                        depth = Math.Max(depth, longest[successor] + 1);
+                    if (successors is not null)
+                    {
+                        foreach (SchemaNode successor in successors)
+                            depth = Math.Max(depth, successor.Longest + 1);
+                    }
+
                     if (depth > JsonSchemaDocument.MaxInPlaceChain)
                         SchemaThrow.Throw(SchemaError.CircularRef, $"the schema chains more than {JsonSchemaDocument.MaxInPlaceChain} $ref/allOf/anyOf/oneOf/not/if/then/else levels on one value: flatten it");
-                    longest[schema] = depth;
-                    onPath.Remove(schema);
+                    schema.Longest = depth;
+                    schema.OnPath = false;
                 }
             }
         }
 
-        private static IEnumerable<(string Name, JsonElement Value)> Members(JsonElement map, string keyword, string path)
+        private static JsonElement.ObjectEnumerator Members(JsonElement map, string keyword, string path)
         {
             if (map.ValueKind != JsonValueKind.Object)
                 SchemaThrow.Throw(SchemaError.Malformed, $"{keyword} at {Show(Child(path, keyword))} is {Kind(map)}: write an object of name to schema");
-            foreach (JsonProperty member in map.EnumerateObject())
-                yield return (member.Name, member.Value);
+            return map.EnumerateObject();
         }
 
         private static string[] Strings(JsonElement list, string at)
         {
-            if (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+            if (list.ValueKind != JsonValueKind.Array)
                 SchemaThrow.Throw(SchemaError.Malformed, $"the list at {Show(at)} must be an array of property names (strings): write [\"name\", ...]");
-            string[] names = [.. list.EnumerateArray().Select(e => e.GetString()!)];
-            if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
-                SchemaThrow.Throw(SchemaError.Malformed, $"the list at {Show(at)} names a property twice: list each once");
+            var names = new string[list.GetArrayLength()];
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < names.Length; i++)
+            {
+                if (list[i].ValueKind != JsonValueKind.String)
+                    SchemaThrow.Throw(SchemaError.Malformed, $"the list at {Show(at)} must be an array of property names (strings): write [\"name\", ...]");
+                names[i] = list[i].GetString()!;
+                if (!seen.Add(names[i]))
+                    SchemaThrow.Throw(SchemaError.Malformed, $"the list at {Show(at)} names a property twice: list each once");
+            }
+
             return names;
         }
 
@@ -465,6 +489,14 @@ internal sealed class SchemaNode(string location)
 
     /// <summary>Compile time only: the schemas applied to the same value (for the loop check).</summary>
     public List<SchemaNode>? InPlace { get; set; }
+
+    /// <summary>Compile time only: the document element this node compiles.</summary>
+    public JsonElement Source { get; set; }
+
+    /// <summary>Compile time only: the longest in-place chain from here (-1 until known) and the walk's mark.</summary>
+    public int Longest { get; set; } = -1;
+
+    public bool OnPath { get; set; }
 
     public bool Evaluate(JsonElement value, Evaluator evaluator)
     {
@@ -535,9 +567,10 @@ internal sealed class TypeKeyword(JsonTypes allowed, string names) : Keyword
     {
         JsonTypes allowed = JsonTypes.None;
         var names = new List<string>();
-        IEnumerable<JsonElement> list = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray() : [value];
-        foreach (JsonElement entry in list)
+        int count = value.ValueKind == JsonValueKind.Array ? value.GetArrayLength() : 1;
+        for (int i = 0; i < count; i++)
         {
+            JsonElement entry = value.ValueKind == JsonValueKind.Array ? value[i] : value;
             JsonTypes one = entry.ValueKind != JsonValueKind.String ? JsonTypes.None : entry.GetString() switch
             {
                 "null" => JsonTypes.Null,
@@ -611,7 +644,11 @@ internal sealed class RefKeyword(SchemaNode target) : Keyword
     public override bool Check(JsonElement value, Evaluator evaluator) => target.Evaluate(value, evaluator);
 }
 
-internal sealed class PropertiesKeyword(Dictionary<string, SchemaNode>? named, (Pattern Pattern, SchemaNode Schema)[] patterned, SchemaNode? additional) : Keyword
+internal sealed record PatternSchema(Pattern Pattern, SchemaNode Schema);
+
+internal sealed record Dependency(string Name, string[]? Names, SchemaNode? Schema);
+
+internal sealed class PropertiesKeyword(Dictionary<string, SchemaNode>? named, PatternSchema[] patterned, SchemaNode? additional) : Keyword
 {
     public override bool Check(JsonElement value, Evaluator evaluator)
     {
@@ -756,7 +793,7 @@ internal sealed class CountKeyword(string keyword, int limit) : Keyword
     }
 }
 
-internal sealed class DependenciesKeyword((string Name, string[]? Names, SchemaNode? Schema)[] dependencies) : Keyword
+internal sealed class DependenciesKeyword(Dependency[] dependencies) : Keyword
 {
     public override bool Check(JsonElement value, Evaluator evaluator)
     {
@@ -905,7 +942,7 @@ internal sealed class BoundKeyword(string keyword, Limit limit) : Keyword
 }
 
 /// <summary>
-/// multipleOf: exact for integers and for decimals of up to 28 digits; past that in double precision, where a quotient
+/// multipleOf: exact when the divisor has at most 17 significant digits; past that in double precision, where a quotient
 /// that is not finite (1e308 / 0.123) is not a multiple.
 /// </summary>
 internal sealed class MultipleOfKeyword(Limit divisor) : Keyword
@@ -925,20 +962,24 @@ internal sealed class MultipleOfKeyword(Limit divisor) : Keyword
         JsonNumber number = JsonNumber.Parse(raw);
         if (number.IsZero)
             return true;
-        if (number.TryDecimal(out decimal exactValue) && divisor.Exact.TryDecimal(out decimal exactDivisor)
-            && number.Digits.Length <= 28 && divisor.Exact.Digits.Length <= 28)
+        JsonNumber by = divisor.Exact;
+        // value / divisor = (Iv / Id) × 10^k, with Iv, Id the digit strings as integers. Iv has no trailing zero, so
+        // for k < 0 it is never a whole number; for k >= 0 it is one when Iv × 10^k leaves no remainder by Id.
+        long k = (number.Exponent - number.Digits.Length) - (by.Exponent - by.Digits.Length);
+        if (by.Digits.Length <= 17 && k <= 4096)
         {
-            try
-            {
-                return exactValue % exactDivisor == 0;
-            }
-            catch (OverflowException)
-            {
-                // Falls through to double precision.
-            }
+            if (k < 0)
+                return false;
+            long modulus = long.Parse(by.Digits, CultureInfo.InvariantCulture);
+            long remainder = 0;
+            foreach (char digit in number.Digits)
+                remainder = ((remainder * 10) + (digit - '0')) % modulus;
+            for (long i = 0; i < k && remainder != 0; i++)
+                remainder = remainder * 10 % modulus;
+            return remainder == 0;
         }
 
-        double quotient = number.ToDouble() / divisor.Exact.ToDouble();
+        double quotient = number.ToDouble() / by.ToDouble();
         return double.IsFinite(quotient) && Math.Floor(quotient) == quotient;
     }
 }

@@ -79,10 +79,6 @@ internal readonly record struct JsonNumber(bool Negative, string Digits, long Ex
 
     public override string ToString() => IsZero ? "0" : $"{(Negative ? "-" : "")}0.{Digits}e{Exponent.ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>The number as decimal when it fits exactly enough (28 digits), for multipleOf.</summary>
-    public bool TryDecimal(out decimal value) =>
-        decimal.TryParse(ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
-
     public double ToDouble() =>
         double.Parse(ToString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 }
@@ -128,17 +124,22 @@ internal static class JsonKey
                 builder.Append(']');
                 break;
             case JsonValueKind.Object:
-                var members = new List<(string Name, JsonElement Value)>();
-                foreach (JsonProperty member in value.EnumerateObject())
-                    members.Add((member.Name, member.Value));
-                members.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-                builder.Append('{');
-                foreach ((string name, JsonElement member) in members)
+                // Each member encoded on its own, then sorted: names are unique, so the sorted list is the same
+                // for any member order and differs for any other object.
+                var members = new List<string>();
+                var member = new StringBuilder();
+                foreach (JsonProperty property in value.EnumerateObject())
                 {
-                    AppendString(builder, name);
-                    Append(builder, member, evaluator);
+                    member.Clear();
+                    AppendString(member, property.Name);
+                    Append(member, property.Value, evaluator);
+                    members.Add(member.ToString());
                 }
 
+                members.Sort(StringComparer.Ordinal);
+                builder.Append('{');
+                foreach (string encoded in members)
+                    builder.Append(encoded);
                 builder.Append('}');
                 break;
         }

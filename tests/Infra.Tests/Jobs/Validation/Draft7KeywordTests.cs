@@ -210,7 +210,7 @@ public class Draft7KeywordTests
     }
 
     [Fact]
-    public void MultipleOf_is_decimal_exact_where_it_can_be()
+    public void MultipleOf_is_exact_for_short_divisors()
     {
         Valid("""{"multipleOf":2}""", "4.0");
         Invalid("""{"multipleOf":2}""", "5", "multipleOf");
@@ -218,7 +218,12 @@ public class Draft7KeywordTests
         Invalid("""{"multipleOf":0.01}""", "0.075", "multipleOf");
         Valid("""{"multipleOf":1.5}""", "4.5");
         Valid("""{"multipleOf":0.5}""", "0");
-        Invalid("""{"type":"integer","multipleOf":0.123456789}""", "1e308", "multipleOf"); // quotient overflows
+        Invalid("""{"type":"integer","multipleOf":0.123456789}""", "1e308", "multipleOf");
+        Valid("""{"multipleOf":10}""", "30.0");
+        Invalid("""{"multipleOf":10}""", "35.0", "multipleOf");
+        Valid("""{"multipleOf":3}""", "3e400");
+        Invalid("""{"multipleOf":3}""", "1e400", "multipleOf");
+        Valid("""{"multipleOf":0.3}""", "0.9");
     }
 
     [Fact]
