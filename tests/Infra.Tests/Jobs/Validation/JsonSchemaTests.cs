@@ -107,7 +107,7 @@ public class JsonSchemaTests(ITestOutputHelper log)
     [InlineData("""{"definitions":{"a":{"not":{"anyOf":[{"$ref":"#/definitions/a"}]}}},"items":{"$ref":"#/definitions/a"}}""")]
     public void Refs_that_loop_without_descending_are_refused(string schema)
     {
-        // Measured before this check: {"$ref":"#"} overflowed the stack inside JsonSchema.Net and killed the process.
+        // Without this check {"$ref":"#"} would recurse on one value until the stack overflowed (measured with the earlier library).
         SchemaException error = Assert.Throws<SchemaException>(() => SchemaSpec.Parse(schema));
         Assert.Equal(SchemaError.CircularRef, error.Error);
     }
