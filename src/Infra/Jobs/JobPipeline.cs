@@ -325,12 +325,25 @@ public sealed class JobPipeline : IAsyncDisposable
 
         try
         {
-            var progress = new InlineProgress<PrepareProgress>(record.ReportProgress);
+            long fetched = 0;
+            var progress = new InlineProgress<PrepareProgress>(p =>
+            {
+                if (p.Phase == PreparePhase.Fetching)
+                    fetched = Math.Max(fetched, p.Bytes);
+                record.ReportProgress(p);
+            });
             PreparedModel model = await _preparer.PrepareAsync(job.ModelHash, SourcesOf(job), progress, timeout.Token).ConfigureAwait(false);
             if (model.CacheHit)
-                _telemetry.RecordCacheHit(0);
+            {
+                _telemetry.RecordCacheHit(BundleBytes(model));
+            }
             else
+            {
+                // The metrics' fetch bytes and rate (inframind_fetch_*) come from the prepare's own progress.
                 _telemetry.RecordCacheMiss();
+                _telemetry.RecordFetch(fetched, model.Elapsed);
+            }
+
             return model;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -341,6 +354,19 @@ public sealed class JobPipeline : IAsyncDisposable
         {
             _prepares.Release();
             sameModel.Release();
+        }
+    }
+
+    /// <summary>What a cache hit served: the bundle's image archive, which a miss would have fetched.</summary>
+    private static long BundleBytes(PreparedModel model)
+    {
+        try
+        {
+            return new FileInfo(model.Bundle.ImageArchive).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
         }
     }
 

@@ -65,6 +65,12 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
         Assert.Equal(fetches, node.Server.RequestsFor(NodeFixture.BundlePath(protocol)));
         await AssertReceiptAsync(second, waited.Json, bundle, protocol);
 
+        // The fetch and the hit show in /metrics: bytes fetched over the wire, bytes served from the cache.
+        string metrics = await node.Http.GetStringAsync("metrics");
+        Assert.True(MetricValue(metrics, "inframind_fetch_bytes_total") > 0, metrics);
+        Assert.True(MetricValue(metrics, "inframind_cache_hits_total") >= 1, metrics);
+        Assert.True(MetricValue(metrics, "inframind_cache_bytes_served_total") > 0, metrics);
+
         // 3. Both receipts and the current batch verify with ethers and @openzeppelin/merkle-tree.
         using var folder = new TempFolder();
         await File.WriteAllTextAsync(folder["first.receipt.json"], done.GetProperty("receipt").GetRawText());
@@ -286,5 +292,16 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
             AssertSignedRejection(answer.Json.GetProperty("rejection"), node.Node, code, signedFor);
         Assert.Equal(created, await node.Creations.SettledCountAsync());
         Assert.Equal(fetched, node.Server.TotalRequests);
+    }
+
+    private static double MetricValue(string exposition, string name)
+    {
+        foreach (string line in exposition.Split('\n'))
+        {
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+                return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return double.NaN;
     }
 }
