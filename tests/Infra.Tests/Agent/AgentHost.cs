@@ -46,7 +46,8 @@ public sealed class AgentHost : IAsyncDisposable
         }
     }
 
-    public static NodeConfig Config(string root, string engine, Address trusted)
+    /// <param name="mesh">A scheduler to dial (mesh.endpoints); null leaves the node standalone.</param>
+    public static NodeConfig Config(string root, string engine, Address trusted, Uri? mesh = null)
     {
         var config = new NodeConfig(new HostPaths(root, IsRoot: false));
         config.Node.StateDir = Path.Combine(root, "state");
@@ -55,15 +56,16 @@ public sealed class AgentHost : IAsyncDisposable
         config.Listener.Bind = "127.0.0.1";
         config.Listener.Port = 0;
         config.Mesh.TrustedSchedulers = [trusted];
+        config.Mesh.Endpoints = mesh is null ? [] : [mesh];
         config.Runtime.Engine = engine == "docker" ? EngineChoice.Docker : EngineChoice.Podman;
         config.Runtime.Socket = engine == "docker" ? Engines.DockerSocket : Engines.PodmanSocket;
         config.Registry.IpfsGateways = []; // nothing outside this machine is reached
         return config;
     }
 
-    public static async Task<AgentHost> StartAsync(string root, string engine, NodeKey key, Address trusted)
+    public static async Task<AgentHost> StartAsync(string root, string engine, NodeKey key, Address trusted, Uri? mesh = null)
     {
-        NodeConfig config = Config(root, engine, trusted);
+        NodeConfig config = Config(root, engine, trusted, mesh);
         var text = new StringWriter();
         var log = new AgentLog(TextWriter.Synchronized(text));
         NodeAgent agent = await NodeAgent.StartAsync(config, key, log, CancellationToken.None);
