@@ -117,7 +117,7 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
         ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         Assert.InRange(started, now - 120, finished);
         Assert.InRange(finished, started, now);
-        Assert.InRange(latency, 1UL, ((finished - started) + 1) * 1000);
+        Assert.InRange(latency, 0UL, ((finished - started) + 1) * 1000); // a warm rest request can take under 1 ms
         Assert.Equal(finished, receipt.GetProperty("timestamp").GetUInt64());
         await Task.CompletedTask;
     }

@@ -39,8 +39,27 @@ public class OrphanTests
             await agent.WaitForExitAsync();
             Assert.Contains(await client.ListContainersAsync(SandboxSpec.JobLabel, job, CancellationToken.None), c => c.Id == ours);
 
-            InfraProcess.Result restart = InfraProcess.Run(temp.Path, env, "run");
-            Assert.Contains("removed 1 orphaned job container(s)", restart.StdErr, StringComparison.Ordinal);
+            // `infra run` serves until told to stop: read its log up to "ready", then SIGTERM it (a clean drain, exit 0).
+            env["INFRAMIND_LISTENER_BIND"] = "127.0.0.1";
+            env["INFRAMIND_LISTENER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            using Process restart = InfraProcess.Start(temp.Path, env, "run");
+            var log = new System.Text.StringBuilder();
+            using (var ready = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                while (await restart.StandardError.ReadLineAsync(ready.Token) is { } line)
+                {
+                    log.AppendLine(line);
+                    if (line == "info: ready")
+                        break;
+                }
+            }
+
+            Assert.Contains("removed 1 orphaned job container(s)", log.ToString(), StringComparison.Ordinal);
+            using (Process term = Process.Start("kill", ["-TERM", restart.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+                await term.WaitForExitAsync();
+            using (var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+                await restart.WaitForExitAsync(stopped.Token);
+            Assert.Equal(0, restart.ExitCode);
 
             List<ContainerSummary> left = await client.ListContainersAsync(SandboxSpec.JobLabel, job, CancellationToken.None);
             Assert.Equal(foreignId, Assert.Single(left).Id);
@@ -49,5 +68,12 @@ public class OrphanTests
         {
             await client.RemoveContainerAsync(foreignId, CancellationToken.None);
         }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

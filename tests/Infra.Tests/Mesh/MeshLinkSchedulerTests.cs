@@ -209,6 +209,8 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
         SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
         await _scheduler.PostAsync("/admin/drop");
         await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(5), "a new stream after the drop");
+        // The scheduler sees the hello before the node has read its welcome: wait for the node's side too.
+        await Until(() => _link!.Welcomes >= 2, TimeSpan.FromSeconds(5), "the second welcome");
         Assert.Equal(2, _link!.Welcomes);
     }
 

@@ -94,7 +94,10 @@ internal sealed class Http1Connection : IDisposable
         finally
         {
             _phase = Phase.Closed;
-            await CloseAsync(lingering: failure != HttpParseError.None).ConfigureAwait(false);
+            // Linger (read and drop for a moment) when input may still be arriving: a refused head, or a body the
+            // handler left unread (a 413 before the upload ended). Closing at once would reset the connection and the
+            // client would lose the answer.
+            await CloseAsync(lingering: failure != HttpParseError.None || !_bodyConsumed).ConfigureAwait(false);
             _server.Remove(this);
         }
     }
@@ -437,7 +440,7 @@ internal sealed class Http1Connection : IDisposable
                 byte[] sink = ArrayPool<byte>.Shared.Rent(4096);
                 try
                 {
-                    for (int total = 0; total < 256 * 1024;)
+                    for (int total = 0; total < 4 * 1024 * 1024;) // bounded by time as well (500 ms)
                     {
                         int n = await _socket.ReceiveAsync(sink, SocketFlags.None, linger.Token).ConfigureAwait(false);
                         if (n == 0)
