@@ -41,6 +41,8 @@ public class OrphanTests
 
             // `infra run` serves until told to stop: read its log up to "ready", then SIGTERM it (a clean drain, exit 0).
             env["INFRAMIND_LISTENER_BIND"] = "127.0.0.1";
+            env["INFRAMIND_NODE_STATE_DIR"] = temp["state"]; // as root the defaults are /var/lib/inframind and /run/inframind
+            env["INFRAMIND_CONTROL_SOCKET"] = temp["control.sock"];
             env["INFRAMIND_LISTENER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
             using Process restart = InfraProcess.Start(temp.Path, env, "run");
             var log = new System.Text.StringBuilder();
