@@ -207,6 +207,8 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     {
         StartLink();
         SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
+        // The scheduler records the hello before its welcome reaches the node: drop only a stream the node has seen welcomed.
+        await Until(() => _link!.Welcomes >= 1, TimeSpan.FromSeconds(10), "the first welcome");
         await _scheduler.PostAsync("/admin/drop");
         await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(5), "a new stream after the drop");
         // The scheduler sees the hello before the node has read its welcome: wait for the node's side too.
