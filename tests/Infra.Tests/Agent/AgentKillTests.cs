@@ -38,7 +38,7 @@ public sealed class AgentKillTests(ITestOutputHelper output)
         Address node;
         using (NodeKey key = IdentityFile.Create(temp["identity.key"], force: false))
             node = key.Address;
-        int port = FreePort();
+        int port = FreePorts.Next();
         string config = temp.Write("config.yaml", $"""
             node:
               identity: {temp["identity.key"]}
@@ -227,12 +227,5 @@ public sealed class AgentKillTests(ITestOutputHelper output)
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"infra run did not serve /healthz in 60 s:\n{log}");
             await Task.Delay(50);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

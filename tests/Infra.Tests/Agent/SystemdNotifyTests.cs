@@ -26,7 +26,7 @@ public sealed class SystemdNotifyTests
             ["WATCHDOG_USEC"] = "1000000", // 1 s: the agent pings every half interval
             ["INFRAMIND_RUNTIME_ENGINE"] = "docker",
             ["INFRAMIND_LISTENER_BIND"] = "127.0.0.1",
-            ["INFRAMIND_LISTENER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["INFRAMIND_LISTENER_PORT"] = FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["INFRAMIND_NODE_STATE_DIR"] = temp["state"],
             ["INFRAMIND_CONTROL_SOCKET"] = temp["control.sock"],
         };
@@ -78,12 +78,5 @@ public sealed class SystemdNotifyTests
         {
             throw new Xunit.Sdk.XunitException($"no wanted notify message within {within.TotalSeconds} s; saw: {string.Join(" | ", seen)}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

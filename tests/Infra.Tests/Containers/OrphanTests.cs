@@ -43,7 +43,7 @@ public class OrphanTests
             env["INFRAMIND_LISTENER_BIND"] = "127.0.0.1";
             env["INFRAMIND_NODE_STATE_DIR"] = temp["state"]; // as root the defaults are /var/lib/inframind and /run/inframind
             env["INFRAMIND_CONTROL_SOCKET"] = temp["control.sock"];
-            env["INFRAMIND_LISTENER_PORT"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            env["INFRAMIND_LISTENER_PORT"] = FreePorts.Next().ToString(System.Globalization.CultureInfo.InvariantCulture);
             using Process restart = InfraProcess.Start(temp.Path, env, "run");
             var log = new System.Text.StringBuilder();
             using (var ready = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
@@ -70,12 +70,5 @@ public class OrphanTests
         {
             await client.RemoveContainerAsync(foreignId, CancellationToken.None);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

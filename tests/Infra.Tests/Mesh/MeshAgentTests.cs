@@ -24,8 +24,8 @@ public sealed class MeshAgentTests : IAsyncLifetime
     private const uint HeartbeatMs = 1000;
     private readonly TempFolder _dir = new();
     private readonly TempFolder _nodeRoot = new();
-    private readonly int _port = SchedulerProcess.FreePort();
-    private readonly int _adminPort = SchedulerProcess.FreePort();
+    private readonly int _port = FreePorts.Next();
+    private readonly int _adminPort = FreePorts.Next();
     private readonly NodeKey _key = NodeKey.Generate(new byte[32]);
     private readonly LocalHttpServer _server = new();
     private SchedulerProcess _scheduler = null!;

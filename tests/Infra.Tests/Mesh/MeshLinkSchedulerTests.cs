@@ -17,8 +17,8 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
 {
     private const uint HeartbeatMs = 1000;
     private readonly TempFolder _dir = new();
-    private readonly int _port = SchedulerProcess.FreePort();
-    private readonly int _adminPort = SchedulerProcess.FreePort();
+    private readonly int _port = FreePorts.Next();
+    private readonly int _adminPort = FreePorts.Next();
     private readonly NodeKey _key = ReceiptSamples.Key();
     private readonly CancellationTokenSource _stop = new();
     private SchedulerProcess _scheduler = null!;
@@ -195,7 +195,7 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     [Fact]
     public async Task Fails_over_to_the_next_endpoint_when_the_first_refuses()
     {
-        var dead = new Uri($"http://127.0.0.1:{SchedulerProcess.FreePort()}");
+        var dead = new Uri($"http://127.0.0.1:{FreePorts.Next()}");
         StartLink(backoffMax: TimeSpan.FromSeconds(1), endpoints: [dead, Endpoint]);
         SeenEvent hello = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello via the second endpoint");
         Assert.True(hello.Valid);

@@ -26,12 +26,6 @@ public sealed class SchedulerProcess : IAsyncDisposable
 
     public Address Address { get; }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public static async Task<SchedulerProcess> StartAsync(string dir, int port, int adminPort, uint heartbeatMs, params string[] extra)
     {

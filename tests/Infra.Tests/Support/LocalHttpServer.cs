@@ -17,7 +17,7 @@ public sealed class LocalHttpServer : IDisposable
 
     public LocalHttpServer()
     {
-        int port = FreePort();
+        int port = FreePorts.Next();
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
         _listener.Prefixes.Add(BaseUri.ToString());
         _listener.Start();
@@ -88,12 +88,5 @@ public sealed class LocalHttpServer : IDisposable
                 context.Response.Abort(); // a declared length the body does not reach: the client sees a cut
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }
