@@ -84,21 +84,13 @@ public sealed class SignedReceipt
     public ReadOnlySpan<byte> Signature => _signature;
 
     /// <summary>The receipt JSON of CONTRACT.md §7, compact UTF-8.</summary>
-    public byte[] ToJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>(2048);
-        using (var json = new Utf8JsonWriter(buffer))
-            WriteJson(json);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 2048);
 
     public void WriteJson(Utf8JsonWriter json)
     {
         string[] values = Receipt.ToValues();
         json.WriteStartObject();
-        TypedDataJson.WriteFields(json, SignedTypes.Receipt, values, nodeIdAlias: true);
-        TypedDataJson.WriteSignature(json, _signature);
-        TypedDataJson.WriteTypedData(json, SignedTypes.Receipt, values, ChainId);
+        TypedDataJson.WriteSigned(json, SignedTypes.Receipt, values, _signature, ChainId, nodeIdAlias: true);
         json.WriteEndObject();
     }
 

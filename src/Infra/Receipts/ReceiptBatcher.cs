@@ -35,13 +35,7 @@ public sealed class SignedReceiptBatch
     public ReadOnlySpan<byte> Signature => _signature;
 
     /// <summary><c>{ dump, root, count, from_timestamp, to_timestamp, node, signature, eip712 }</c>, compact UTF-8.</summary>
-    public byte[] ToJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024 + (Tree.Count * 200));
-        using (var json = new Utf8JsonWriter(buffer))
-            WriteJson(json);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 1024 + (Tree.Count * 200));
 
     public void WriteJson(Utf8JsonWriter json)
     {
@@ -56,9 +50,7 @@ public sealed class SignedReceiptBatch
         json.WriteStartObject();
         json.WritePropertyName("dump"u8);
         Tree.WriteDump(json);
-        TypedDataJson.WriteFields(json, SignedTypes.ReceiptBatch, values, nodeIdAlias: false);
-        TypedDataJson.WriteSignature(json, _signature);
-        TypedDataJson.WriteTypedData(json, SignedTypes.ReceiptBatch, values, ChainId);
+        TypedDataJson.WriteSigned(json, SignedTypes.ReceiptBatch, values, _signature, ChainId, nodeIdAlias: false);
         json.WriteEndObject();
     }
 }

@@ -44,21 +44,13 @@ public sealed class SignedRejection
     public ReadOnlySpan<byte> Signature => _signature;
 
     /// <summary><c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8.</summary>
-    public byte[] ToJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var json = new Utf8JsonWriter(buffer))
-            WriteJson(json);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 1024);
 
     public void WriteJson(Utf8JsonWriter json)
     {
         string[] values = Rejection.ToValues();
         json.WriteStartObject();
-        TypedDataJson.WriteFields(json, SignedTypes.Rejection, values, nodeIdAlias: true);
-        TypedDataJson.WriteSignature(json, _signature);
-        TypedDataJson.WriteTypedData(json, SignedTypes.Rejection, values, ChainId);
+        TypedDataJson.WriteSigned(json, SignedTypes.Rejection, values, _signature, ChainId, nodeIdAlias: true);
         json.WriteEndObject();
     }
 

@@ -80,6 +80,26 @@ public static class TypedDataJson
     internal static void WriteSignature(Utf8JsonWriter json, ReadOnlySpan<byte> signature) =>
         json.WriteString("signature"u8, Hex.Encode(signature));
 
+    /// <summary>
+    /// The members every signed document ends with, in order: its fields (with <c>node_id</c> when asked), the
+    /// signature, and the <c>eip712</c> block that was signed. The caller opens and closes the object.
+    /// </summary>
+    internal static void WriteSigned(Utf8JsonWriter json, Eip712Type type, string[] values, ReadOnlySpan<byte> signature, ulong chainId, bool nodeIdAlias)
+    {
+        WriteFields(json, type, values, nodeIdAlias);
+        WriteSignature(json, signature);
+        WriteTypedData(json, type, values, chainId);
+    }
+
+    /// <summary>A document written by <paramref name="write"/> as compact UTF-8.</summary>
+    internal static byte[] ToBytes(Action<Utf8JsonWriter> write, int sizeHint)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(sizeHint);
+        using (var json = new Utf8JsonWriter(buffer))
+            write(json);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     internal static void WriteTypedData(Utf8JsonWriter json, Eip712Type type, ReadOnlySpan<string> values, ulong chainId)
     {
         json.WriteStartObject("eip712"u8);

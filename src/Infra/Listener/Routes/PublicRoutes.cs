@@ -40,14 +40,13 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
         {
             if (raw.SequenceEqual("/healthz"u8))
             {
-                exchange.SetContentType("application/json");
-                exchange.Write("{\"status\":\"ok\"}"u8);
+                Health(exchange);
                 return ValueTask.CompletedTask;
             }
 
             if (raw.SequenceEqual("/v1/status"u8))
             {
-                exchange.WriteJson(StatusView.From(telemetry.Snapshot(), sampler, MeshConfigured), ListenerJson.Relaxed.StatusView);
+                Status(exchange);
                 return ValueTask.CompletedTask;
             }
         }
@@ -65,10 +64,8 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
         switch (path)
         {
             case "/healthz":
-                if (!Only(exchange, RequestMethod.Get))
-                    return;
-                exchange.SetContentType("application/json");
-                exchange.Write("{\"status\":\"ok\"}"u8);
+                if (Only(exchange, RequestMethod.Get))
+                    Health(exchange);
                 return;
             case "/readyz":
                 if (Only(exchange, RequestMethod.Get))
@@ -76,7 +73,7 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
                 return;
             case "/v1/status":
                 if (Only(exchange, RequestMethod.Get))
-                    exchange.WriteJson(StatusView.From(telemetry.Snapshot(), sampler, MeshConfigured), ListenerJson.Relaxed.StatusView);
+                    Status(exchange);
                 return;
             case "/metrics":
                 if (!Only(exchange, RequestMethod.Get))
@@ -109,6 +106,15 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
         if (!path.StartsWith("/v1/jobs/", StringComparison.Ordinal))
             exchange.WriteError(404, "not_found", $"no route {Truncate(path)}: see /healthz, /readyz, /v1/status, /metrics, /v1/jobs, /v1/receipts/batch");
     }
+
+    private static void Health(HttpExchange exchange)
+    {
+        exchange.SetContentType("application/json");
+        exchange.Write("{\"status\":\"ok\"}"u8);
+    }
+
+    private void Status(HttpExchange exchange) =>
+        exchange.WriteJson(StatusView.From(telemetry.Snapshot(), sampler, MeshConfigured), ListenerJson.Relaxed.StatusView);
 
     private static bool Only(HttpExchange exchange, RequestMethod method)
     {
