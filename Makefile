@@ -7,7 +7,7 @@ NATIVE := dist/infra-linux-x64
 SOURCES := $(shell find src -path '*/obj' -prune -o -path '*/bin' -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name 'packages.lock.json' \) -print) Directory.Build.props Directory.Packages.props
 TEST_LOG := TestResults/test.log
 
-.PHONY: help build native test vectors-check demo bench clean
+.PHONY: help build native test vectors-check demo install-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ vectors-check: ## regenerate the crypto, IPFS and Merkle vectors with the refere
 
 demo: $(NATIVE) ## what the node can do so far, end to end on this machine
 	@scripts/demo.sh
+
+install-test: $(NATIVE) ## install.sh in a clean Debian 12 container: install, /healthz, rerun changes nothing, uninstall
+	@scripts/engines.sh start docker
+	@scripts/install-test.sh
 
 bench: ## run the benchmarks briefly; results in bench/results/
 	bench/run.sh
