@@ -363,7 +363,11 @@ install_docker() {
     die "no package manager this script knows (apt-get); install Docker or Podman yourself, then run install.sh again (or add --no-engine-install)" 2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io
-  if systemd_running && command -v systemctl >/dev/null; then systemctl enable --now docker.service; fi
+  if systemd_running && command -v systemctl >/dev/null; then
+    systemctl enable --now docker.service
+  else
+    warn "Docker is installed but not started (systemd is not running): start dockerd before the node"
+  fi
 }
 
 ensure_engine() {
@@ -421,6 +425,12 @@ resolve_binary() {
   die "no infra binary given: pass --binary PATH or --url URL (or run ./build.sh beside this script for dist/infra-linux-$arch)" 2
 }
 
+# Type=notify: `systemctl start` returns once the agent says READY=1, or fails when it exits first.
+start_unit() { # start|restart
+  systemctl "$1" "$UNIT_NAME" ||
+    die "$UNIT_NAME did not start; see why with: journalctl -u $UNIT_NAME -n 50 --no-pager, and infra doctor --config $CONFIG_PATH"
+}
+
 install_file() { # SRC DEST MODE
   install -D -m "$3" "$1" "$2"
 }
@@ -428,14 +438,15 @@ install_file() { # SRC DEST MODE
 do_install() {
   local src key id="" created_key=0 restart_needed=0 config_state
 
-  ensure_engine
-
-  # -- the binary
+  # -- the binary, checked first so that a bad one stops the script before it changes anything
   src=$(resolve_binary)
   if [ "$dry_run" = 0 ] || [ -f "$src" ]; then
     # A binary that cannot print its version is the wrong architecture or a broken download.
     "$src" version >/dev/null 2>&1 || die "$src does not run on this machine (wrong architecture or a damaged file?); nothing was installed"
   fi
+
+  ensure_engine
+
   if same_file "$src" "$BIN_PATH"; then
     say "ok: $BIN_PATH is up to date"
   else
@@ -498,12 +509,12 @@ do_install() {
     fi
     if systemctl is-active --quiet "$UNIT_NAME" 2>/dev/null; then
       if [ "$restart_needed" = 1 ] || [ "$unit_changed" = 1 ]; then
-        act "restart $UNIT_NAME (its binary, config, key or unit changed)" systemctl restart "$UNIT_NAME"
+        act "restart $UNIT_NAME (its binary, config, key or unit changed)" start_unit restart
       else
         say "ok: $UNIT_NAME is running"
       fi
     else
-      act "start $UNIT_NAME" systemctl start "$UNIT_NAME"
+      act "start $UNIT_NAME" start_unit start
     fi
   fi
 

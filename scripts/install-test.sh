@@ -125,6 +125,12 @@ check "apt-get did not run (no package lists fetched)" in_c "$bare" bash -c '! l
 out=$(in_c "$bare" bash /src/install.sh --dry-run --no-engine-install --binary /opt/infra 2>&1)
 check "--no-engine-install: a warning" contains "$out" "no Docker or Podman found and --no-engine-install given"
 check "--no-engine-install: no Docker install planned" lacks "$out" "would install Docker"
+# A file that is not a runnable infra stops the script before the engine step or any other change.
+rc=0
+out=$(in_c "$bare" bash /src/install.sh --binary /src/config.yaml 2>&1) || rc=$?
+check "a binary that does not run exits 1" equals "$rc" 1
+check "a binary that does not run: refused with the reason" contains "$out" "/src/config.yaml does not run on this machine"
+check "a binary that does not run: no Docker install started, nothing changed" equals "$(grep -c 'installing Docker' <<<"$out" || true)/$(listing "$bare")" "0/$before"
 out=$(in_c "$bare" bash /src/install.sh --uninstall 2>&1)
 check "--uninstall where nothing is installed: nothing to do" contains "$out" "nothing to do: inframind-node is not installed"
 docker rm -f "$bare" >/dev/null
