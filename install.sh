@@ -206,11 +206,12 @@ StateDirectoryMode=0700
 RuntimeDirectory=inframind
 RuntimeDirectoryMode=0750
 # Hardening that still lets the agent reach the engine socket and read cgroups.
+# "-": a host has Docker or Podman, rarely both; a missing path must not fail the start (226/NAMESPACE).
 NoNewPrivileges=true
 PrivateTmp=true
 ProtectSystem=strict
 ProtectHome=read-only
-ReadWritePaths=/var/lib/inframind /run/inframind /var/run/docker.sock /run/podman
+ReadWritePaths=/var/lib/inframind /run/inframind -/var/run/docker.sock -/run/podman
 ProtectKernelTunables=true
 ProtectKernelModules=true
 ProtectControlGroups=false
