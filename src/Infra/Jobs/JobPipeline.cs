@@ -229,10 +229,26 @@ public sealed class JobPipeline : IAsyncDisposable
 
     private async Task<Outcome> RunJobAsync(JobRecord record, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
-        JobRequest job = record.Request;
         record.MoveTo(JobState.Preparing);
         UpdateGauges();
         PreparedModel model = await PrepareAsync(record, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunPreparedAsync(record, model, deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SandboxException e) when (e.Failure == RunFailure.ImageMissing)
+        {
+            // The image went from the engine since the preparer last confirmed it (someone pruned it): prepare
+            // again, which inspects, finds it gone and loads it from the cache, then run once more.
+            _preparer.ForgetConfirmed();
+            model = await PrepareAsync(record, cancellationToken).ConfigureAwait(false);
+            return await RunPreparedAsync(record, model, deadline, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Outcome> RunPreparedAsync(JobRecord record, PreparedModel model, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        JobRequest job = record.Request;
         ModelManifest manifest = model.Bundle.Manifest;
         if (!_gate.CouldEverFit(manifest.Resources, out string tooBig))
             throw new JobRejectedException(RejectReason.InsufficientResources, tooBig);

@@ -271,6 +271,27 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
         Assert.Empty(await node.ContainersOfJobAsync(job.JobId));
     }
 
+    [Fact]
+    public async Task An_image_removed_behind_the_nodes_back_is_loaded_again_from_the_cache_and_the_job_succeeds()
+    {
+        (Uri uri, string modelHash) = node.ProbeBundle("own-image", EchoManifest, uniqueImage: true);
+        JobRequest first = node.Job("own-image", modelHash, uri, "[0.25]", entrypoint: "echo");
+        Answer done = await PostAsync(node.Http, SignedJobs.ToJson(first), wait: true);
+        Assert.True(done.Status == HttpStatusCode.OK && State(done.Json) == "succeeded", $"{done.Text}\n{node.Host.Log}");
+        string imageId = "sha256:" + done.Json.GetProperty("receipt").GetProperty("image_digest").GetString()![2..];
+        Assert.NotNull(await node.Engine.InspectImageAsync(imageId, CancellationToken.None));
+
+        // An operator prunes the image while the node still trusts its last confirmation of it.
+        await EngineImages.RemoveAsync(node.Engine.SocketPath, imageId);
+        Assert.Null(await node.Engine.InspectImageAsync(imageId, CancellationToken.None));
+
+        JobRequest second = node.Job("own-image-again", modelHash, uri, "[0.5]", entrypoint: "echo");
+        Answer again = await PostAsync(node.Http, SignedJobs.ToJson(second), wait: true);
+        Assert.True(again.Status == HttpStatusCode.OK && State(again.Json) == "succeeded", $"{again.Text}\n{node.Host.Log}");
+        Assert.NotNull(await node.Engine.InspectImageAsync(imageId, CancellationToken.None));
+        Assert.Equal(1, node.Server.RequestsFor("/own-image.tar.gz")); // reloaded from the cache, not fetched
+    }
+
     private (Uri Uri, string ModelHash) Echo() => node.ProbeBundle("echo", EchoManifest);
 
     /// <summary>A job whose bundle does not exist: if it ever got past intake, the fetch would show on the server.</summary>

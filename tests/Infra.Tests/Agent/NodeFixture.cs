@@ -61,22 +61,22 @@ public abstract class NodeFixture : IAsyncLifetime
     public static string BundlePath(string protocol) => $"/embedder-{protocol}.tar.gz";
 
     /// <summary>A probe-image bundle with this model.yaml, served at /{name}.tar.gz; its image is tagged for this test run.</summary>
-    public (Uri Uri, string ModelHash) ProbeBundle(string name, string manifest)
+    public (Uri Uri, string ModelHash) ProbeBundle(string name, string manifest, bool uniqueImage = false)
     {
         lock (_probes)
         {
             if (!_probes.TryGetValue(name, out (Uri, string) made))
-                _probes[name] = made = MakeProbeBundle(name, manifest);
+                _probes[name] = made = MakeProbeBundle(name, manifest, uniqueImage);
             return made;
         }
     }
 
-    private (Uri Uri, string ModelHash) MakeProbeBundle(string name, string manifest)
+    private (Uri Uri, string ModelHash) MakeProbeBundle(string name, string manifest, bool uniqueImage)
     {
         var folder = new TempFolder();
         _bundleFolders.Add(folder);
         string tag = $"inframind-test/e2e-{name}:{Guid.NewGuid().ToString("N")[..8]}";
-        (byte[] archive, string modelHash) = TestBundles.Pack(TestBundles.CreateFolder(folder, tag, manifest));
+        (byte[] archive, string modelHash) = TestBundles.Pack(TestBundles.CreateFolder(folder, tag, manifest, uniqueImage));
         Uri uri = Server.Serve($"/{name}.tar.gz", new LocalHttpServer.Answer(archive));
         return (uri, modelHash);
     }

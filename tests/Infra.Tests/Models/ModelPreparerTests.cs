@@ -67,6 +67,50 @@ public sealed class ModelPreparerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_confirmed_image_is_trusted_for_a_while_and_reloaded_from_the_cache_once_forgotten()
+    {
+        await using EngineClient client = await Engines.ConnectAsync("docker");
+        string tag = $"inframind-test/bundle-{Guid.NewGuid():N}:1";
+        (byte[] archive, string modelHash) = TestBundles.Pack(TestBundles.CreateFolder(_temp, tag, uniqueImage: true));
+        Uri source = _server.Serve("/own-image.tar.gz", new LocalHttpServer.Answer(archive));
+        ModelPreparer preparer = Preparer(client);
+        try
+        {
+            PreparedModel first = await preparer.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.False(first.CacheHit);
+            await RemoveImageAsync(client, tag);
+            Assert.Null(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
+
+            // Within ReconfirmAfter a hit asks the engine nothing and parses no model.yaml: it cannot notice the
+            // image is gone (a job's create would, and the pipeline then forgets, as below).
+            PreparedModel remembered = await preparer.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.True(remembered.CacheHit);
+            Assert.Same(first.Bundle, remembered.Bundle);
+            Assert.Null(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
+
+            // Forgotten: the next hit inspects, finds the image gone and loads it again from the cache, with no fetch.
+            preparer.ForgetConfirmed();
+            PreparedModel reloaded = await preparer.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.True(reloaded.CacheHit);
+            Assert.Equal(first.Image.ImageId, reloaded.Image.ImageId);
+            Assert.NotNull(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
+
+            // With no grace at all every hit inspects, so a removal is noticed by the very next prepare.
+            await RemoveImageAsync(client, tag);
+            var strict = new ModelPreparer(new BundleCache(_temp["cache"], Budget), client, new HttpBundleFetcher(_http), null, Budget) { ReconfirmAfter = TimeSpan.Zero };
+            await strict.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.NotNull(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
+            PreparedModel strictAgain = await strict.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.NotSame(first.Bundle, strictAgain.Bundle);
+            Assert.Equal(1, _server.RequestsFor("/own-image.tar.gz"));
+        }
+        finally
+        {
+            await RemoveImageAsync(client, tag);
+        }
+    }
+
+    [Fact]
     public async Task A_restarted_agent_keeps_its_cache()
     {
         await using EngineClient client = await Engines.ConnectAsync("docker");
@@ -244,20 +288,7 @@ public sealed class ModelPreparerTests : IDisposable
     /// Removes the test's tag only: the retagged bundle image shares its id with the probe image, so deleting
     /// by id would take the probe image (and every later container test) with it.
     /// </summary>
-    private static async Task RemoveImageAsync(EngineClient client, string tag)
-    {
-        // Through plain HTTP: the node's client has no image delete on purpose (the node never deletes images).
-        using var http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-                await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(client.SocketPath), ct);
-                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-            },
-        });
-        using HttpResponseMessage _ = await http.DeleteAsync(new Uri($"http://engine/images/{Uri.EscapeDataString(tag)}"));
-    }
+    private static Task RemoveImageAsync(EngineClient client, string tag) => EngineImages.RemoveAsync(client.SocketPath, tag);
 
     /// <summary>Reports synchronously, so the order of phases is the order they happened in.</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>

@@ -26,14 +26,18 @@ public static class TestBundles
           type: text
         """;
 
-    /// <summary>A bundle folder whose image loads as <paramref name="tag"/>.</summary>
-    public static string CreateFolder(TempFolder temp, string tag, string manifest = Manifest)
+    /// <summary>
+    /// A bundle folder whose image loads as <paramref name="tag"/>. With <paramref name="uniqueImage"/> the image
+    /// has an id of its own (its config carries a unique comment), so removing it from the engine removes it for
+    /// this test only; otherwise it shares the probe image's id.
+    /// </summary>
+    public static string CreateFolder(TempFolder temp, string tag, string manifest = Manifest, bool uniqueImage = false)
     {
         string folder = temp["bundle-src"];
         Directory.CreateDirectory(Path.Combine(folder, "hooks"));
         File.WriteAllText(Path.Combine(folder, "model.yaml"), manifest);
         File.WriteAllText(Path.Combine(folder, "hooks", "init.sh"), "#!/bin/sh\necho init\n");
-        RetagImageArchive(Engines.ProbeArchive, Path.Combine(folder, "container.tar"), tag);
+        RetagImageArchive(Engines.ProbeArchive, Path.Combine(folder, "container.tar"), tag, uniqueImage);
         return folder;
     }
 
@@ -47,8 +51,8 @@ public static class TestBundles
         return (archive, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(archive)));
     }
 
-    /// <summary>Copies a docker-save archive with its repository tag replaced.</summary>
-    public static void RetagImageArchive(string source, string destination, string tag)
+    /// <summary>Copies a docker-save archive with its repository tag replaced (and, when asked, a config of its own).</summary>
+    public static void RetagImageArchive(string source, string destination, string tag, bool uniqueImage = false)
     {
         using FileStream input = File.OpenRead(source);
         using var reader = new TarReader(input);
@@ -63,6 +67,16 @@ public static class TestBundles
                     .Replace("\"inframind-test/probe\":{\"1\"", $"\"{tag.Split(':')[0]}\":{{\"{tag.Split(':')[1]}\"", StringComparison.Ordinal);
                 var rewritten = new PaxTarEntry(TarEntryType.RegularFile, entry.Name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)) };
                 writer.WriteEntry(rewritten);
+                continue;
+            }
+
+            if (uniqueImage && entry.Name.EndsWith(".json", StringComparison.Ordinal) && !entry.Name.Contains('/', StringComparison.Ordinal) && entry.DataStream is not null)
+            {
+                // The image id is the digest of this config: a "comment" makes it new. Docker loads it by the
+                // manifest's path, not by the name's digest.
+                string config = new StreamReader(entry.DataStream).ReadToEnd();
+                config = "{\"comment\":\"" + Guid.NewGuid().ToString("N") + "\"," + config[1..];
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, entry.Name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(config)) });
                 continue;
             }
 
