@@ -120,12 +120,23 @@ public enum EngineChoice
 /// <summary>Who the process runs as and where its home is: the facts the defaults depend on.</summary>
 public sealed record HostPaths(string Home, bool IsRoot)
 {
-    public static HostPaths Current()
+    public static HostPaths Current() =>
+        From(Environment.GetEnvironmentVariable("HOME"), Environment.IsPrivilegedProcess,
+            static () => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile));
+
+    /// <summary>
+    /// HOME when set. Without it root's home is /root, taken without asking the user database: the static binary's
+    /// glibc would dlopen the NSS modules /etc/nsswitch.conf names (libnss_systemd), which crashes a static process.
+    /// Anyone else's comes from the user database, and no home at all is a clear error, not paths relative to the
+    /// working folder.
+    /// </summary>
+    internal static HostPaths From(string? home, bool isRoot, Func<string> userDatabaseHome)
     {
-        string? home = Environment.GetEnvironmentVariable("HOME");
         if (string.IsNullOrEmpty(home))
-            home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return new HostPaths(home, Environment.IsPrivilegedProcess);
+            home = isRoot ? "/root" : userDatabaseHome();
+        if (string.IsNullOrEmpty(home))
+            ThrowHelper.ThrowConfiguration("HOME is not set and this user has no home folder in the user database (/etc/passwd); set HOME to a writable folder, where the node keeps ~/.inframind");
+        return new HostPaths(home, isRoot);
     }
 
     /// <summary>Expands a leading <c>~/</c> to the home folder, as operators write paths in config files.</summary>
