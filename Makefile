@@ -36,7 +36,7 @@ vectors-check: ## regenerate the crypto, IPFS and Merkle vectors with the refere
 	cd tests/vectors/ipfs && npm ci --no-audit --no-fund --silent && node make-ipfs-vectors.mjs --check
 	cd tests/vectors/merkle && npm ci --no-audit --no-fund --silent && node make-merkle-vectors.mjs --check
 
-demo: $(NATIVE) ## what the node can do so far, end to end on this machine
+demo: $(NATIVE) ## the node end to end on this machine, jobs assigned by the reference scheduler (tools/Scheduler)
 	@scripts/demo.sh
 
 install-test: $(NATIVE) ## install.sh in a clean Debian 12 container: install, /healthz, rerun changes nothing, uninstall

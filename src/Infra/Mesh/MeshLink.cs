@@ -94,7 +94,7 @@ public sealed class MeshLink : IDisposable
             if (end.Welcomed && end.Lasted >= TimeSpan.FromMilliseconds(MeshOptions.MinHeartbeatMs))
             {
                 // A stream that worked and then died is replaced at once, on the same scheduler: the silence
-                // budget (3 intervals) was already spent finding out.
+                // budget (MeshOptions.DeadAfterIntervals) was already spent finding out.
                 failures = 0;
                 delay = TimeSpan.Zero;
                 _options.Info?.Invoke($"mesh: stream to {uri} ended ({end.Why}); reconnecting");
@@ -359,7 +359,9 @@ public sealed class MeshLink : IDisposable
     }
 
     // Declares the stream dead when nothing arrived for too long: before the welcome the connect timeout, after it
-    // three heartbeat intervals. Sleeps exactly until the next possible expiry rather than polling.
+    // MeshOptions.DeadAfterIntervals heartbeat intervals. Sleeps exactly until the next possible expiry rather than
+    // polling, and is woken by the welcome: the limit then shrinks from the connect timeout (10 s by default) to a few
+    // intervals, and a sleep sized for the old limit would let a stall in the stream's first seconds go unseen.
     private async Task WatchdogAsync(Session session, CancellationToken token)
     {
         while (!token.IsCancellationRequested)
@@ -368,12 +370,20 @@ public sealed class MeshLink : IDisposable
             if (left <= TimeSpan.Zero)
             {
                 session.Kill(session.IsWelcomed
-                    ? $"no message for {session.SilenceLimit.TotalMilliseconds:F0} ms ({MeshOptions.DeadAfterIntervals} heartbeat intervals): stream declared dead"
+                    ? $"no message for {session.SilenceLimit.TotalMilliseconds:F0} ms ({MeshOptions.DeadAfterIntervals:0.#} heartbeat intervals): stream declared dead"
                     : $"no welcome within {session.SilenceLimit.TotalSeconds:F0} s (mesh.connect_timeout_seconds)");
                 return;
             }
 
-            await Task.Delay(left, _time, token).ConfigureAwait(false);
+            if (session.IsWelcomed)
+            {
+                await Task.Delay(left, _time, token).ConfigureAwait(false);
+            }
+            else
+            {
+                // WhenAny never throws; a cancelled token ends the loop above. The losing delay is cancelled with the stream.
+                await Task.WhenAny(Task.Delay(left, _time, token), session.WelcomeSeen).ConfigureAwait(false);
+            }
         }
     }
 
@@ -403,6 +413,7 @@ public sealed class MeshLink : IDisposable
         private readonly Channel<Wire.NodeMessage> _outbox = Channel.CreateUnbounded<Wire.NodeMessage>(new UnboundedChannelOptions { SingleReader = true });
         private long _lastHeard = time.GetTimestamp();
         private long _silenceLimitTicks = connectTimeout.Ticks;
+        private readonly TaskCompletionSource _welcomeSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile bool _welcomed;
         private volatile string? _deathReason;
 
@@ -418,6 +429,9 @@ public sealed class MeshLink : IDisposable
 
         public bool IsWelcomed => _welcomed;
 
+        /// <summary>Completes at the welcome, when the silence limit changes.</summary>
+        public Task WelcomeSeen => _welcomeSeen.Task;
+
         public string? DeathReason => _deathReason;
 
         public void Heard() => Volatile.Write(ref _lastHeard, time.GetTimestamp());
@@ -425,8 +439,9 @@ public sealed class MeshLink : IDisposable
         public void Welcomed(TimeSpan interval)
         {
             Heard();
-            Volatile.Write(ref _silenceLimitTicks, interval.Ticks * MeshOptions.DeadAfterIntervals);
+            Volatile.Write(ref _silenceLimitTicks, MeshOptions.SilenceLimit(interval).Ticks);
             _welcomed = true;
+            _welcomeSeen.TrySetResult();
         }
 
         public void Send(Wire.NodeMessage message) => _outbox.Writer.TryWrite(message);

@@ -10,8 +10,15 @@ public sealed record MeshOptions
     public const int MinHeartbeatMs = 1000;
     public const int MaxHeartbeatMs = 5000;
 
-    /// <summary>A stream silent for this many heartbeat intervals is declared dead and replaced.</summary>
-    public const int DeadAfterIntervals = 3;
+    /// <summary>
+    /// A stream silent for this many heartbeat intervals is declared dead and replaced. Issue #7 wants a stall replaced
+    /// within 3 intervals of its start; the last ping may arrive just before the stall, so detection alone must leave
+    /// room for the redial and hello (half an interval, at least 500 ms), while still riding out one lost ping.
+    /// </summary>
+    public const double DeadAfterIntervals = 2.5;
+
+    /// <summary>The silence after which a welcomed stream with this heartbeat interval is declared dead.</summary>
+    public static TimeSpan SilenceLimit(TimeSpan heartbeatInterval) => heartbeatInterval * DeadAfterIntervals;
 
     /// <summary>Scheduler URLs, tried in order: <c>http://</c> is HTTP/2 cleartext (h2c), <c>https://</c> TLS.</summary>
     public required IReadOnlyList<Uri> Endpoints { get; init; }

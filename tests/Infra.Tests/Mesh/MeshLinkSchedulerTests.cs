@@ -25,6 +25,7 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     private ReceiptLog _log = null!;
     private FakeMeshJobs _jobs = null!;
     private NodeTelemetry _telemetry = null!;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _notes = new();
     private MeshLink? _link;
     private Task? _running;
 
@@ -50,7 +51,7 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
 
     private Uri Endpoint => new($"http://127.0.0.1:{_port}");
 
-    private void StartLink(TimeSpan? idleAlert = null, TimeSpan? backoffMax = null, params Uri[] endpoints)
+    private void StartLink(TimeSpan? idleAlert = null, TimeSpan? backoffMax = null, TimeSpan? connectTimeout = null, params Uri[] endpoints)
     {
         var options = new MeshOptions
         {
@@ -58,9 +59,12 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
             ChainId = ReceiptSamples.ChainId,
             Region = "test-region",
             Version = "0.1.0",
-            ConnectTimeout = TimeSpan.FromSeconds(3),
+            ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(3),
             IdleAlert = idleAlert ?? TimeSpan.FromMinutes(10),
             BackoffMax = backoffMax ?? TimeSpan.FromSeconds(30),
+            // Unix-ms stamps on the scheduler's clock (same host), so a slow step can be told from a late detection.
+            Info = m => _notes.Enqueue($"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {m}"),
+            Warn = m => _notes.Enqueue($"{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {m}"),
         };
         var capabilities = new Wire.Capabilities { CpuMillicores = 2000, MemoryBytes = 4UL << 30, EngineName = "docker", EngineVersion = "27.0" };
         _link = new MeshLink(options, _key, _jobs, _log, _telemetry, () => capabilities, TimeProvider.System);
@@ -88,6 +92,11 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
         Console.WriteLine($"mesh: heartbeat gaps {string.Join(", ", gaps)} ms (mean {mean:F0})");
         // The timer keeps a fixed schedule, so one late tick is followed by a short one; a missed beat is the failure.
         Assert.All(gaps, g => Assert.InRange(g, 0, HeartbeatMs * 2.0));
+        // The other side of a tight silence limit: a scheduler that pings every interval is never dropped.
+        SeenEvent[] seen = await _scheduler.EventsAsync();
+        string notes = string.Join(" | ", _notes);
+        Assert.True(_link!.Welcomes == 1, $"{_link.Welcomes} welcomes; the link said: {notes}");
+        Assert.True(seen.Count(e => e.Kind == "hello") == 1 && !seen.Any(e => e.Kind == "disconnect"), $"the stream was replaced; the link said: {notes}");
 
         // Pongs answer the scheduler's pings; status shows the link, its stake and a fresh heartbeat.
         Assert.Contains(await _scheduler.EventsAsync(), e => e.Kind == "pong");
@@ -180,16 +189,26 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     [Fact]
     public async Task Replaces_a_stalled_stream_within_three_heartbeat_intervals()
     {
-        StartLink();
+        // The default connect timeout (10 s): the watchdog must not keep sleeping for it once the welcome shrinks the
+        // limit to a few intervals, or a stall in the stream's first seconds goes unseen until then.
+        StartLink(connectTimeout: TimeSpan.FromSeconds(10));
         SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
-        await _scheduler.WaitForAsync(e => e.Kind == "pong", TimeSpan.FromSeconds(5), "a pong");
-        var clock = Stopwatch.StartNew();
+        // Stall right after a ping has been answered: the last message the node hears comes just before the stall,
+        // the worst case for the silence budget.
+        SeenEvent pong = await _scheduler.WaitForAsync(e => e.Kind == "pong", TimeSpan.FromSeconds(5), "a pong");
         await _scheduler.PostAsync("/admin/stall");
-        await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(8), "a new stream");
-        TimeSpan replaced = clock.Elapsed;
-        Assert.True(replaced <= TimeSpan.FromMilliseconds(3 * HeartbeatMs + 500), $"replaced after {replaced.TotalMilliseconds:F0} ms");
+        SeenEvent stall = await _scheduler.WaitForAsync(e => e.Kind == "stall", TimeSpan.FromSeconds(2), "the stall");
+        SeenEvent hello = await _scheduler.WaitForAsync(e => e.Kind == "hello" && e.Conn > first.Conn, TimeSpan.FromSeconds(8), "a new stream");
+
+        // Both times come from the scheduler's clock: from the moment it stopped sending to the new stream's hello.
+        long replacedMs = hello.AtMs - stall.AtMs;
+        Console.WriteLine($"mesh: stalled stream replaced {replacedMs} ms after the stall ({stall.AtMs - pong.AtMs} ms after the last pong; 3 intervals = {3 * HeartbeatMs} ms)");
+        Console.WriteLine($"mesh: stall at {stall.AtMs}, new hello at {hello.AtMs}; the link said:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", _notes)}");
+        Assert.True(replacedMs <= 3 * HeartbeatMs, $"replaced {replacedMs} ms after the stall, more than 3 heartbeat intervals");
+        // Not trigger-happy either: one lost ping (a silence of 1–2 intervals) must not kill a stream.
+        Assert.True(replacedMs >= HeartbeatMs * (MeshOptions.DeadAfterIntervals - 1) - 50, $"replaced only {replacedMs} ms after the stall");
+        Assert.Equal(1, (await _scheduler.EventsAsync()).Count(e => e.Kind == "hello" && e.Conn > first.Conn));
         Assert.True(_telemetry.Snapshot().MeshReconnects >= 1);
-        Console.WriteLine($"mesh: stalled stream replaced after {replaced.TotalMilliseconds:F0} ms (3 intervals = {3 * HeartbeatMs} ms)");
     }
 
     [Fact]
