@@ -44,6 +44,7 @@ public sealed class NodeControlPlane(JobPipeline pipeline, NodeTelemetry telemet
                     MeshLinkState.Connecting => MeshState.Connecting,
                     _ => MeshState.Backoff,
                 },
+                Endpoint = s.MeshEndpoint ?? string.Empty,
                 LastHeartbeatAgeMs = s.HeartbeatAge is { } age ? (long)age.TotalMilliseconds : -1,
                 Reconnects = (ulong)s.MeshReconnects,
                 UnackedReceipts = (uint)s.UnackedReceipts,

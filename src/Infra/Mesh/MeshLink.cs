@@ -68,7 +68,7 @@ public sealed class MeshLink : IDisposable
         while (!cancellationToken.IsCancellationRequested)
         {
             Uri uri = _options.Endpoints[endpoint];
-            _telemetry.SetMeshState(MeshLinkState.Connecting);
+            _telemetry.SetMeshState(MeshLinkState.Connecting, uri);
             StreamEnd end;
             try
             {
@@ -191,7 +191,7 @@ public sealed class MeshLink : IDisposable
         session.Welcomed(interval);
         Interlocked.Increment(ref _welcomes);
         _telemetry.SetStake(welcome.Stake.Length == 0 ? null : welcome.Stake);
-        _telemetry.SetMeshState(MeshLinkState.Connected);
+        _telemetry.SetMeshState(MeshLinkState.Connected, session.Endpoint);
         Interlocked.CompareExchange(ref _lastJobAt, _time.GetTimestamp(), 0);
         _options.Info?.Invoke($"mesh: connected to {session.Endpoint} (scheduler {welcome.Scheduler}, heartbeat {interval.TotalMilliseconds:F0} ms, stake {welcome.Stake})");
 

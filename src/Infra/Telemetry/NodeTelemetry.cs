@@ -54,6 +54,7 @@ public sealed class NodeTelemetry
     private long _fetchBytes;
 
     private int _meshState;
+    private string? _meshEndpoint;
     private long _meshReconnects;
     private long _lastHeartbeatUtcTicks; // 0: none yet
     private long _unackedReceipts;
@@ -200,7 +201,13 @@ public sealed class NodeTelemetry
 
     // ---- mesh ----
 
-    public void SetMeshState(MeshLinkState state) => Volatile.Write(ref _meshState, (int)state);
+    /// <summary>The link's state and, when it is dialling or connected, the scheduler URL in use.</summary>
+    public void SetMeshState(MeshLinkState state, Uri? endpoint = null)
+    {
+        if (endpoint is not null)
+            Volatile.Write(ref _meshEndpoint, endpoint.ToString());
+        Volatile.Write(ref _meshState, (int)state);
+    }
 
     public void RecordReconnect() => Interlocked.Increment(ref _meshReconnects);
 
@@ -298,6 +305,7 @@ public sealed class NodeTelemetry
             LastFetchRateBytesPerSecond = BitConverter.Int64BitsToDouble(Volatile.Read(ref _lastFetchRateBits)),
             RollingFetchRateBytesPerSecond = RollingFetchRate,
             MeshState = MeshState,
+            MeshEndpoint = Volatile.Read(ref _meshEndpoint),
             MeshReconnects = MeshReconnects,
             LastHeartbeatAt = ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero),
             HeartbeatAge = HeartbeatAgeSeconds(now) is { } age ? TimeSpan.FromSeconds(age) : null,

@@ -56,6 +56,9 @@ public sealed record TelemetrySnapshot
 
     public required MeshLinkState MeshState { get; init; }
 
+    /// <summary>The scheduler URL in use or last tried; null when none was dialled.</summary>
+    public string? MeshEndpoint { get; init; }
+
     public required long MeshReconnects { get; init; }
 
     public required DateTimeOffset? LastHeartbeatAt { get; init; }

@@ -3,7 +3,9 @@ using System.Net;
 using System.Text.Json;
 using InfraMind.Node.Containers.Engine;
 using InfraMind.Node.Containers.Sandbox;
+using InfraMind.Node.Control;
 using InfraMind.Node.Crypto;
+using InfraMind.Node.Protos.Control;
 using InfraMind.Node.Tests.Agent;
 using InfraMind.Node.Tests.Examples;
 using InfraMind.Node.Tests.Support;
@@ -86,6 +88,14 @@ public sealed class MeshAgentTests : IAsyncLifetime
         // The timer keeps a fixed schedule, so one late tick is followed by a short one; a missed beat is the failure.
         Assert.All(gaps, g => Assert.InRange(g, 0, HeartbeatMs * 2.0));
         Console.WriteLine($"mesh e2e: heartbeat gaps {string.Join(", ", gaps)} ms");
+
+        // `infra status` reads the link over the control plane: connected, and to which scheduler.
+        using (ControlClient control = ControlClient.Open(Path.Combine(_nodeRoot.Path, "control.sock")))
+        {
+            StatusReply status = await control.Client.GetStatusAsync(new GetStatusRequest(), ControlClient.UnaryOptions(default));
+            Assert.Equal(MeshState.Connected, status.Mesh.State);
+            Assert.Equal($"http://127.0.0.1:{_port}/", status.Mesh.Endpoint);
+        }
 
         // Two stdio embedder jobs assigned by the scheduler (it signs them), each acked by the node.
         string[] ids = [$"mesh-e2e-1-{Guid.NewGuid().ToString("N")[..8]}", $"mesh-e2e-2-{Guid.NewGuid().ToString("N")[..8]}"];
