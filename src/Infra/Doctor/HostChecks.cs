@@ -22,6 +22,9 @@ public sealed record DoctorEnvironment
     public TimeSpan SchedulerTimeout { get; init; } = TimeSpan.FromSeconds(4);
 
     public Func<GpuInventory> Gpus { get; init; } = GpuProbe.Read;
+
+    /// <summary>How long NVML gets to list the GPUs.</summary>
+    public TimeSpan NvmlTimeout { get; init; } = TimeSpan.FromSeconds(15);
 }
 
 /// <summary>
@@ -54,7 +57,14 @@ public static class HostChecks
         }));
 
         GpuInventory? gpus = null;
-        results.Add(Guard("gpu", () => Gpu(gpus = environment.Gpus())));
+        results.Add(Guard("gpu", () =>
+        {
+            // nvmlInit can stall for seconds per GPU on a sick driver; a native call cannot be cancelled, so stop waiting.
+            Task<GpuInventory> probe = Task.Run(environment.Gpus);
+            if (Task.WhenAny(probe, Task.Delay(environment.NvmlTimeout)).GetAwaiter().GetResult() != probe)
+                return CheckResult.Warning("gpu", $"NVML did not answer within {environment.NvmlTimeout.TotalSeconds:0.#} s: GPU jobs will be rejected", "check `nvidia-smi` and the driver's kernel log (dmesg | grep -i nvrm)");
+            return Gpu(gpus = probe.GetAwaiter().GetResult());
+        }));
         results.Add(Guard("gpu runtime", () => gpus is null
             ? CheckResult.Warning("gpu runtime", "not checked: reading the GPUs failed", "see the gpu line")
             : EngineCheck.GpuRuntime(gpus, facts, environment.CdiDirs, environment.SearchPath ?? Environment.GetEnvironmentVariable("PATH"))));

@@ -452,6 +452,34 @@ public sealed class DoctorCheckTests : IDisposable
     }
 
     [Fact]
+    public void RunAll_gives_every_check_a_line_even_when_nvml_stalls_or_throws()
+    {
+        var host = new HostPaths(_dir.Path, IsRoot: false);
+        var config = new NodeConfig(host);
+        var stalled = new DoctorEnvironment
+        {
+            Gpus = () =>
+            {
+                Thread.Sleep(TimeSpan.FromSeconds(5));
+                return GpuInventory.Unavailable(GpuInventoryStatus.LibraryAbsent, "late");
+            },
+            NvmlTimeout = TimeSpan.FromMilliseconds(300),
+        };
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<CheckResult> results = HostChecks.RunAll(config, host, stalled);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"took {clock.Elapsed}");
+        Assert.Equal(["identity", "state dir", "cache disk", "cgroups", "engine", "gpu", "gpu runtime", "clock", "clock skew", "port", "control"], results.Select(r => r.Name));
+        CheckResult gpu = results.Single(r => r.Name == "gpu");
+        Assert.Equal(CheckOutcome.Warning, gpu.Outcome);
+        Assert.StartsWith("NVML did not answer within 0.3 s", gpu.Detail, StringComparison.Ordinal);
+        Assert.Equal(CheckOutcome.Warning, results.Single(r => r.Name == "gpu runtime").Outcome);
+
+        IReadOnlyList<CheckResult> thrown = HostChecks.RunAll(config, host, new DoctorEnvironment { Gpus = () => throw new DllNotFoundException("broken loader") });
+        Assert.Equal("the check itself failed: DllNotFoundException: broken loader", thrown.Single(r => r.Name == "gpu").Detail);
+        Assert.Equal(11, thrown.Count);
+    }
+
+    [Fact]
     public void Report_prints_one_line_per_check_with_fixes_and_json_carries_the_same()
     {
         CheckResult[] results =

@@ -64,6 +64,40 @@ public sealed class DoctorCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_running_agent_holding_the_port_and_socket_is_reported_as_running_not_as_a_failure()
+    {
+        int port = FreePorts.Next();
+        Dictionary<string, string> env = Healthy(port);
+        using System.Diagnostics.Process agent = InfraProcess.Start(_dir.Path, env, "run");
+        try
+        {
+            using (var ready = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                while (await agent.StandardError.ReadLineAsync(ready.Token) is { } line && line != "info: ready")
+                {
+                }
+            }
+
+            InfraProcess.Result result = InfraProcess.Run(_dir.Path, env, "doctor");
+            Assert.True(result.ExitCode == 0, result.StdOut);
+            Assert.Contains($"ok    control     {_dir["run/control.sock"]}: an agent is running and answers there", result.StdOut, StringComparison.Ordinal);
+            Assert.Contains($"warn  port        127.0.0.1:{port} is in use, most likely by the running agent", result.StdOut, StringComparison.Ordinal);
+            Assert.EndsWith("all checks passed (1 warning(s))\n", result.StdOut, StringComparison.Ordinal);
+        }
+        finally
+        {
+            agent.Kill();
+            await agent.WaitForExitAsync();
+        }
+
+        // Killed, the agent leaves its socket file behind: stale, which `infra run` replaces.
+        InfraProcess.Result after = InfraProcess.Run(_dir.Path, env, "doctor");
+        Assert.Equal(0, after.ExitCode);
+        Assert.Contains("stale socket of an agent that stopped", after.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"ok    port        127.0.0.1:{port} is free", after.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_dead_engine_and_an_unreachable_scheduler_do_not_hang_doctor()
     {
         Dictionary<string, string> env = Healthy(FreePorts.Next());
