@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using InfraMind.Node.Configuration;
 using InfraMind.Node.Doctor;
 using InfraMind.Node.Errors;
@@ -9,10 +11,11 @@ public static class DoctorCommand
 {
     public static readonly CommandSpec Spec = new(
         "doctor",
-        "check this host: configuration, key, disk, engine, clock",
-        "infra doctor [--config PATH]",
+        "check this host: configuration, key, disk, cgroups, engine, GPU, clock, ports",
+        "infra doctor [--json] [--config PATH]",
         [
             new("--config", "PATH", "configuration file to check (default: the one `infra run` would use)"),
+            new("--json", null, "print the checks as JSON: {\"checks\": [{name, outcome, detail, fix}], \"failed\": N}"),
             new("--help", null, "show this help"),
         ],
         Run);
@@ -35,21 +38,49 @@ public static class DoctorCommand
         }
 
         results.AddRange(HostChecks.RunAll(config, host));
+        if (args.Has("--json"))
+            Console.Out.WriteLine(ToJson(results));
+        else
+            Write(results, Console.Out);
+        return results.Any(r => r.Outcome == CheckOutcome.Failed) ? 1 : 0;
+    }
+
+    /// <summary>The text report: "LABEL  NAME  DETAIL", a "fix:" line under each failure and warning, and a summary.</summary>
+    internal static void Write(IReadOnlyList<CheckResult> results, TextWriter output)
+    {
         foreach (CheckResult result in results)
         {
             string label = result.Outcome switch
             {
                 CheckOutcome.Ok => "ok  ",
                 CheckOutcome.Warning => "warn",
+                CheckOutcome.Skipped => "skip",
                 _ => "FAIL",
             };
-            Console.Out.WriteLine($"{label}  {result.Name,-11} {result.Detail}");
+            output.WriteLine($"{label}  {result.Name,-11} {result.Detail}");
             if (result.Fix is not null)
-                Console.Out.WriteLine($"      {string.Empty,-11} fix: {result.Fix}");
+                output.WriteLine($"      {string.Empty,-11} fix: {result.Fix}");
         }
 
         int failed = results.Count(r => r.Outcome == CheckOutcome.Failed);
-        Console.Out.WriteLine(failed == 0 ? "all checks passed" : $"{failed} check(s) failed");
-        return failed == 0 ? 0 : 1;
+        int warned = results.Count(r => r.Outcome == CheckOutcome.Warning);
+        string warnings = warned == 0 ? string.Empty : $" ({warned} warning(s))";
+        output.WriteLine(failed == 0 ? $"all checks passed{warnings}" : $"{failed} check(s) failed{warnings}");
+    }
+
+    internal static string ToJson(IReadOnlyList<CheckResult> results)
+    {
+        var report = new DoctorReport(
+            [.. results.Select(r => new DoctorLine(r.Name, r.Outcome.ToString().ToLowerInvariant(), r.Detail, r.Fix))],
+            results.Count(r => r.Outcome == CheckOutcome.Failed));
+        return JsonSerializer.Serialize(report, DoctorJsonContext.Default.DoctorReport);
     }
 }
+
+internal sealed record DoctorLine(string Name, string Outcome, string Detail, string? Fix);
+
+internal sealed record DoctorReport(IReadOnlyList<DoctorLine> Checks, int Failed);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DoctorReport))]
+internal sealed partial class DoctorJsonContext : JsonSerializerContext;

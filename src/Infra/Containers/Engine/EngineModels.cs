@@ -42,6 +42,29 @@ public sealed class InfoResponse
     public string? OperatingSystem { get; set; }
 
     public string? Name { get; set; }
+
+    /// <summary>Whether the engine can enforce each sandbox limit (false when the kernel lacks the controller).</summary>
+    public bool MemoryLimit { get; set; }
+
+    public bool SwapLimit { get; set; }
+
+    public bool CpuCfsQuota { get; set; }
+
+    public bool PidsLimit { get; set; }
+
+    /// <summary>OCI runtimes by name ("runc", "nvidia", ...); `infra doctor` looks for the NVIDIA one.</summary>
+    public Dictionary<string, EngineRuntime>? Runtimes { get; set; }
+
+    /// <summary>Where the engine reads CDI specs (Docker 25+); null on older engines.</summary>
+    public List<string>? CDISpecDirs { get; set; }
+
+    public List<string>? Warnings { get; set; }
+}
+
+public sealed class EngineRuntime
+{
+    [JsonPropertyName("path")]
+    public string? Path { get; set; }
 }
 
 public sealed class ImageInspectResponse
