@@ -2,7 +2,8 @@
 # Bundle verification benchmark, one run (see bench/README.md, "Bundle verification"):
 # a 256 MiB payload through HttpBundleFetcher (from a local HTTP server) and through CarBundleReader.ExtractAsync
 # (from a CARv1 file), against sha256sum (and openssl dgst) over the same bytes; goal: >= 1 GB/s and >= 0.8 x sha256sum.
-# Everything lands in bench/results/bundle/ (replaced on every run): summary.md, samples.csv, console.log.
+# Everything lands in bench/results/bundle/ (replaced on every run): summary.md, summary.txt (the SUMMARY lines:
+# MB/s and × sha256sum per path, the previous HTTP pipeline A/B, the load), samples.csv, console.log.
 # The inputs (about 0.5 GiB) are written under bench/results/bundle/work/ and deleted at the end (--keep keeps them).
 # Usage: bench/bundle.sh [--runs N (7)] [--size-mib N (256)] [--keep]        about 1.5 minutes on the 2-core VM.
 # Exit status: 0 both paths meet both goals; 3 a goal was missed (the report says which); 1 the run failed; 2 usage.
@@ -29,5 +30,8 @@ status=${PIPESTATUS[0]}
 set -e
 
 echo
-echo "bench/bundle.sh: finished in $((SECONDS - started)) s (exit $status); results in $results/"
+if [[ -f "$results/summary.txt" ]]; then
+  cat "$results/summary.txt"
+fi
+echo "bench/bundle.sh: load average $(cut -d' ' -f1-3 /proc/loadavg); finished in $((SECONDS - started)) s (exit $status); results in $results/"
 exit "$status"

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Threading.Channels;
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Models.Content;
 using InfraMind.Node.Models.Fetch;
@@ -34,7 +36,7 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
     public const string HttpDiscard = "HTTP: GET, discard (ref)";
     public const string HttpCopy = "HTTP: GET to file, no hash (ref)";
     public const string DotnetMemory = ".NET SHA256, in memory (ref)";
-    public const string WhatIfHttp = "what-if HTTP: read ∥ hash ∥ write";
+    public const string HttpPrevious = "HTTP: previous 3-stage pipeline (A/B ref)";
     public const string HttpCeiling = "HTTP: GET to file, read ∥ write, no hash (ceiling)";
     public const string WhatIfCar = "what-if CAR: verify once, leaves to file";
     public const string WhatIfCarOverlap = "what-if CAR: … ∥ write";
@@ -48,7 +50,7 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
     {
         List<Method> methods =
         [
-            new(HttpFetcher, "FetchAsync from 127.0.0.1 to a file: stream, sha256 (IncrementalHash), compare", Input.Payload, Goal: true, HttpFetchAsync),
+            new(HttpFetcher, "FetchAsync from 127.0.0.1 to a file: read + write on one thread ∥ sha256 on a dedicated thread (BackgroundSha256), compare, rename", Input.Payload, Goal: true, HttpFetchAsync),
             new(HttpCopy, "the same GET and 1 MiB read/write loop without the hash", Input.Payload, Goal: false, () => HttpCopyAsync(toFile: true)),
             new(HttpCeiling, "the fetcher's pipeline (4 × 1 MiB chunks, preallocated file, writes on a second thread) without the hash stage: the most any verifying HTTP path can do here", Input.Payload, Goal: false, HttpCeilingAsync),
             new(HttpDiscard, "the same GET, body read and dropped: loopback HTTP alone", Input.Payload, Goal: false, () => HttpCopyAsync(toFile: false)),
@@ -59,7 +61,7 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
             new(".NET SHA256, file (ref)", "SHA256.HashData(FileStream) over the payload file, in-process", Input.Payload, Goal: false, DotnetFileAsync),
             new(DotnetMemory, "SHA256.HashData over 256 KiB blocks already in memory: the hash alone", Input.Payload, Goal: false, DotnetMemoryAsync),
             // Prototypes of the changes bench/README.md proposes (bench code, not src/): how fast the paths could be.
-            new(WhatIfHttp, "prototype: read | hash | write as a pipeline over 4 × 1 MiB buffers (hash and write on the thread pool)", Input.Payload, Goal: false, WhatIfHttpAsync),
+            new(HttpPrevious, "the fetcher's pipeline before issue #4 (read | hash | write, hash and write as thread-pool stages, 4 × 1 MiB), kept verbatim in bench code for A/B in the same run", Input.Payload, Goal: false, HttpPreviousAsync),
             new(WhatIfCar, "prototype lower bound: CarReader (verify once), raw leaves written straight to the file, no spool, no re-hash", Input.Car, Goal: false, () => WhatIfCarAsync(overlap: false)),
             new(WhatIfCarOverlap, "the same, the file write of block n overlapping the read + verify of n+1", Input.Car, Goal: false, () => WhatIfCarAsync(overlap: true)),
         ];
@@ -247,14 +249,15 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
     }
 
     /// <summary>
-    /// The fetcher's work as a three-stage pipeline over a ring of four 1 MiB buffers: this thread reads the body,
-    /// the hash of chunk n and the file write of chunk n each run on the thread pool, each stage in order (chunk n
-    /// waits for n-1 in its own stage), and a buffer is read into again only once it is hashed and written.
+    /// HttpBundleFetcher's pipeline as it was before issue #4 (src/ at 15efee3), verbatim but for the names: this
+    /// thread fills pooled 1 MiB chunks, a thread-pool task hashes them in order (IncrementalHash), another writes them
+    /// (RandomAccess.Write into a file preallocated from Content-Length). Kept so a run compares old and new A/B.
     /// </summary>
-    private async Task<Sample> WhatIfHttpAsync()
+    private async Task<Sample> HttpPreviousAsync()
     {
-        const int Ring = 4;
-        string destination = Path.Combine(setup.WorkDirectory, $"whatif-{_sequence++}.tar");
+        const int ChunkBytes = 1 << 20;
+        const int Chunks = 4;
+        string destination = Path.Combine(setup.WorkDirectory, $"previous-{_sequence++}.tar");
         long start = Stopwatch.GetTimestamp();
         long total = 0;
         long reads = 0;
@@ -262,45 +265,64 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
         using (HttpResponseMessage response = await http.GetAsync(bundleUri, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false))
         {
             response.EnsureSuccessStatusCode();
+            long length = response.Content.Headers.ContentLength ?? 0;
             using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             Stream body = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                var file = new FileStream(destination, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
-                await using (file.ConfigureAwait(false))
+                using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(destination, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.None, length);
+                var free = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+                var toHash = Channel.CreateUnbounded<(byte[] Buffer, int Length)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+                var toWrite = Channel.CreateUnbounded<(byte[] Buffer, int Length)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+                for (int i = 0; i < Chunks; i++)
+                    free.Writer.TryWrite(ArrayPool<byte>.Shared.Rent(ChunkBytes));
+                Task hashing = Task.Run(async () =>
                 {
-                    byte[][] buffers = [.. Enumerable.Range(0, Ring).Select(_ => new byte[1 << 20])];
-                    Task[] inUse = [.. Enumerable.Range(0, Ring).Select(_ => Task.CompletedTask)];
-                    Task writing = Task.CompletedTask;
-                    Task hashing = Task.CompletedTask;
-                    while (true)
+                    await foreach ((byte[] buffer, int count) in toHash.Reader.ReadAllAsync().ConfigureAwait(false))
                     {
-                        int slot = (int)(reads % Ring);
-                        await inUse[slot].ConfigureAwait(false);
-                        byte[] buffer = buffers[slot];
-                        int read = await body.ReadAsync(buffer).ConfigureAwait(false);
-                        if (read == 0)
-                            break;
-                        total += read;
-                        reads++;
-                        Task previousWrite = writing;
-                        Task previousHash = hashing;
-                        writing = Task.Run(async () =>
-                        {
-                            await previousWrite.ConfigureAwait(false);
-                            await file.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
-                        });
-                        hashing = Task.Run(async () =>
-                        {
-                            await previousHash.ConfigureAwait(false);
-                            sha256.AppendData(buffer, 0, read);
-                        });
-                        inUse[slot] = Task.WhenAll(writing, hashing);
+                        sha256.AppendData(buffer, 0, count);
+                        toWrite.Writer.TryWrite((buffer, count));
                     }
 
-                    await Task.WhenAll(writing, hashing).ConfigureAwait(false);
-                    await file.FlushAsync().ConfigureAwait(false);
+                    toWrite.Writer.TryComplete();
+                });
+                Task writing = Task.Run(async () =>
+                {
+                    long offset = 0;
+                    await foreach ((byte[] buffer, int count) in toWrite.Reader.ReadAllAsync().ConfigureAwait(false))
+                    {
+                        RandomAccess.Write(file, buffer.AsSpan(0, count), offset);
+                        offset += count;
+                        free.Writer.TryWrite(buffer);
+                    }
+                });
+                bool ended = false;
+                while (!ended)
+                {
+                    byte[] buffer = await free.Reader.ReadAsync().ConfigureAwait(false);
+                    int filled = 0;
+                    while (filled < ChunkBytes)
+                    {
+                        int read = await body.ReadAsync(buffer.AsMemory(filled, ChunkBytes - filled)).ConfigureAwait(false);
+                        if (read == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+
+                        filled += read;
+                    }
+
+                    total += filled;
+                    reads++;
+                    if (filled > 0)
+                        toHash.Writer.TryWrite((buffer, filled));
                 }
+
+                toHash.Writer.TryComplete();
+                await Task.WhenAll(hashing, writing).ConfigureAwait(false);
+                while (free.Reader.TryRead(out byte[]? buffer))
+                    ArrayPool<byte>.Shared.Return(buffer);
             }
 
             sha256.GetHashAndReset(actual);
@@ -309,7 +331,7 @@ internal sealed class Methods(Setup setup, HttpClient http, Uri bundleUri)
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         File.Delete(destination);
         if (total != setup.PayloadBytes || actual != setup.PayloadSha256)
-            throw new InvalidOperationException("the pipelined prototype got other bytes");
+            throw new InvalidOperationException("the previous pipeline got other bytes");
         return new Sample(seconds, Reads: reads);
     }
 

@@ -113,7 +113,7 @@ internal static class Program
                 samples[method.Name].Add(sample with { CpuSeconds = Cpu.Seconds() - cpu });
             }
 
-            foreach (Method method in all.Where(m => m.Goal || m.Baseline is not null || only is not null))
+            foreach (Method method in all.Where(m => m.Goal || m.Baseline is not null || m.Name == Methods.HttpPrevious || only is not null))
                 line.Append(CultureInfo.InvariantCulture, $"  {Short(method.Name)} {samples[method.Name][^1].Seconds:0.000} s");
             Log(line.ToString());
         }
@@ -147,12 +147,15 @@ internal static class Program
         Console.WriteLine();
         Console.WriteLine(markdown);
         Log($"wrote {Path.Combine(results, "summary.md")} and samples.csv");
+        // bench/bundle.sh prints these as its last lines.
+        await File.WriteAllLinesAsync(Path.Combine(results, "summary.txt"), report.SummaryLines()).ConfigureAwait(false);
         return report.AllGoalsMet ? 0 : 3;
     }
 
     private static string Short(string name) => name switch
     {
         Methods.HttpFetcher => "http",
+        Methods.HttpPrevious => "http(previous)",
         Methods.CarExtract => "car",
         Methods.Sha256sumPayload => "sha256sum",
         Methods.Sha256sumCar => "sha256sum(car)",
@@ -287,10 +290,11 @@ internal static class Program
             long reads = (long)Median(Methods.HttpFetcher, s => s.Reads);
             md.AppendLine();
             double ceiling = Median(Methods.HttpCeiling);
-            md.AppendLine(inv, $"HTTP path, {fetch:0.000} s in all (read ∥ hash ∥ write over 1 MiB chunks, ≈ {reads} chunks): the loopback GET alone (body read and dropped) takes {discard:0.000} s; the same pipeline without the hash (the ceiling for any verifying HTTP path on this machine) {ceiling:0.000} s, {setup.PayloadBytes / ceiling / 1e6:0} MB/s, so the fetcher is at {ceiling / fetch:0.00} × its ceiling; the old sequential loop without the hash takes {copy:0.000} s; one in-memory sha256 pass: {Median(Methods.DotnetMemory):0.000} s.");
+            double previous = Median(Methods.HttpPrevious);
+            md.AppendLine(inv, $"HTTP path, {fetch:0.000} s in all (read + write ∥ hash on its own thread, over 1 MiB chunks, ≈ {reads} chunks); the previous 3-stage pipeline in the same run {previous:0.000} s ({previous / fetch:0.00} × the time): the loopback GET alone (body read and dropped) takes {discard:0.000} s; the same pipeline without the hash (the ceiling for any verifying HTTP path on this machine) {ceiling:0.000} s, {setup.PayloadBytes / ceiling / 1e6:0} MB/s, so the fetcher is at {ceiling / fetch:0.00} × its ceiling; the old sequential loop without the hash takes {copy:0.000} s; one in-memory sha256 pass: {Median(Methods.DotnetMemory):0.000} s.");
             md.AppendLine();
             md.AppendLine("What-if prototypes (bench code, not src/; see bench/README.md for the proposed changes):");
-            foreach (string name in new[] { Methods.WhatIfHttp, Methods.WhatIfCar, Methods.WhatIfCarOverlap })
+            foreach (string name in new[] { Methods.WhatIfCar, Methods.WhatIfCarOverlap })
             {
                 Method m = methods.Single(x => x.Name == name);
                 md.AppendLine(inv, $"- {m.Name}: {Median(name):0.000} s, {Rate(m) / 1e6:0} MB/s, {Rate(m) / BaselineRate(m.Input):0.00} × sha256sum{(Rate(m) >= GoalBytesPerSecond ? " (would meet 1 GB/s)" : "")}.");
@@ -299,6 +303,31 @@ internal static class Program
             if (!haveOpenssl)
                 md.AppendLine().AppendLine("openssl was not found, so its rows are missing.");
             return md.ToString();
+        }
+
+        /// <summary>
+        /// One line per goal path, for bench/bundle.sh's last lines and the lead's quiet reruns:
+        /// <c>SUMMARY http: 1234 MB/s, 7.10 × sha256sum (174 MB/s), goals 1 GB/s PASS, 0.8 × PASS</c>, then the load.
+        /// </summary>
+        public List<string> SummaryLines()
+        {
+            var lines = new List<string>();
+            foreach (Method m in methods.Where(m => m.Goal))
+            {
+                double rate = Rate(m);
+                double baseline = BaselineRate(m.Input);
+                double ratio = rate / baseline;
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"SUMMARY {Short(m.Name)}: {rate / 1e6:0} MB/s median of {runs}, {ratio:0.00} × sha256sum ({baseline / 1e6:0} MB/s), goals: ≥ 1 GB/s {(rate >= GoalBytesPerSecond ? "PASS" : "FAIL")}, ≥ 0.8 × {(ratio >= GoalRatio ? "PASS" : "FAIL")}"));
+            }
+
+            if (methods.Any(m => m.Name == Methods.HttpPrevious))
+            {
+                Method previous = methods.Single(m => m.Name == Methods.HttpPrevious);
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"SUMMARY http(previous 3-stage, A/B): {Rate(previous) / 1e6:0} MB/s, {Rate(previous) / BaselineRate(previous.Input):0.00} × sha256sum; the new fetcher takes {Median(Methods.HttpFetcher) / Median(previous.Name):0.00} × its time"));
+            }
+
+            lines.Add($"SUMMARY noise: {load}");
+            return lines;
         }
 
         public string Csv()
