@@ -15,13 +15,23 @@ public static class CgroupCheck
 
     private const string Name = "cgroups";
 
-    public static CheckResult Run(string procRoot = ContainerCgroup.DefaultProcRoot, string cgroupRoot = ContainerCgroup.DefaultCgroupRoot, int? processId = null)
+    /// <param name="insideContainer">Whether this process runs in a container; default: Docker's /.dockerenv or Podman's /run/.containerenv exists.</param>
+    public static CheckResult Run(string procRoot = ContainerCgroup.DefaultProcRoot, string cgroupRoot = ContainerCgroup.DefaultCgroupRoot, int? processId = null, Func<bool>? insideContainer = null)
     {
         ContainerCgroup own;
         try
         {
             // Locate resolves every required controller and throws, with its fix, when a v1 hierarchy or the v2 tree is missing.
             own = ContainerCgroup.Locate(processId ?? Environment.ProcessId, procRoot, cgroupRoot);
+        }
+        catch (InfraException e) when (e.Kind == FailureKind.Runtime && (insideContainer ?? InContainer)()
+            && NamesAnUnmountedFolder(procRoot, cgroupRoot, processId ?? Environment.ProcessId))
+        {
+            // In a container without a cgroup namespace /proc names a host folder that is not mounted here. The agent
+            // then counts the host's CPU and memory (HostCapacity does the same), and still checks every job's own cgroup.
+            return CheckResult.Warning(Name,
+                $"the agent's own cgroup is not visible from inside this container ({OneLine(e.Message)}), so `infra run` would count the host's CPU and memory, not a limit",
+                "run the node on the host, or give its container its own cgroup namespace (docker run --cgroupns=private)");
         }
         catch (InfraException e)
         {
@@ -96,6 +106,48 @@ public static class CgroupCheck
             problem = e.Message;
             return false;
         }
+    }
+
+    /// <summary>
+    /// Whether /proc/PID/cgroup is well formed and one of its folders is missing under a hierarchy that is mounted:
+    /// the mark of a container that sees its own cgroup at the root but the host's path in /proc.
+    /// </summary>
+    private static bool NamesAnUnmountedFolder(string procRoot, string cgroupRoot, int pid)
+    {
+        string file = Path.Join(procRoot, pid.ToString(CultureInfo.InvariantCulture), "cgroup");
+        List<CgroupLine> lines;
+        try
+        {
+            using var files = new CgroupFileReader();
+            if (!files.TryRead(file, out ReadOnlySpan<byte> content))
+                return false;
+            lines = ProcCgroupFile.Parse(content, file);
+        }
+        catch (InfraException)
+        {
+            return false;
+        }
+
+        bool hasV1 = lines.Exists(l => !l.IsUnified);
+        foreach (CgroupLine line in lines)
+        {
+            if (line.Path == "/" || (line.IsUnified && hasV1))
+                continue;
+            string hierarchy = line.IsUnified ? cgroupRoot : Path.Join(cgroupRoot, line.Controllers);
+            if (Directory.Exists(hierarchy) && !Directory.Exists(Path.Join(hierarchy, line.Path.TrimStart('/'))))
+                return true;
+        }
+
+        return false;
+    }
+
+    private static bool InContainer() => File.Exists("/.dockerenv") || File.Exists("/run/.containerenv");
+
+    /// <summary>The problem part of an error message (its "; fix: …" tail is replaced by this check's own fix).</summary>
+    private static string OneLine(string message)
+    {
+        int fix = message.IndexOf("; fix:", StringComparison.Ordinal);
+        return fix < 0 ? message : message[..fix];
     }
 
     private static string Show(long? value) => value is { } v ? v.ToString(CultureInfo.InvariantCulture) : "max";

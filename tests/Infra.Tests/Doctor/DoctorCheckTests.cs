@@ -120,6 +120,24 @@ public sealed class DoctorCheckTests : IDisposable
         Assert.Contains("limits unreadable", unreadable.Detail, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true, CheckOutcome.Warning)]
+    [InlineData(false, CheckOutcome.Failed)]
+    public void Cgroup_folder_not_visible_is_a_warning_inside_a_container_and_a_failure_on_a_host(bool inContainer, CheckOutcome expected)
+    {
+        // What Docker on a v1 host shows a container: /proc names the host's folder, the mount is the container's own.
+        (string proc, string cgroup) = Tree("4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n5:pids:/docker/abc\n",
+            ("memory/memory.limit_in_bytes", "9223372036854771712\n"),
+            ("cpu,cpuacct/cpu.cfs_quota_us", "-1\n"),
+            ("pids/pids.max", "max\n"));
+        CheckResult result = CgroupCheck.Run(proc, cgroup, Pid, () => inContainer);
+        Assert.Equal(expected, result.Outcome);
+        Assert.Contains("/docker/abc", result.Detail, StringComparison.Ordinal);
+        Assert.NotNull(result.Fix);
+        if (inContainer)
+            Assert.Contains("--cgroupns=private", result.Fix, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Cgroup_of_this_host_is_read_without_failing()
     {
