@@ -26,9 +26,12 @@ public sealed record BundleSummary(Cid Root, bool IsDirectory, int Files, int Di
 /// Turns a CAR from an IPFS trustless gateway into a folder, trusting nothing but the requested root CID.
 /// The CAR's root must be that CID (checked before any block is read). The DAG is walked from the root in one pass
 /// over the stream: the walk pulls blocks from the CAR as it needs them, each verified against its CID as it
-/// arrives (<see cref="CarReader"/>). A CAR in DAG order (what `ipfs dag export` and gateways send: directory, file
-/// root, then its leaves in order) is therefore written straight to the output files, raw leaves handed to a writer
-/// thread without a copy while the next block is hashed (<see cref="OverlappedWriter"/>). A block that comes before
+/// arrives. A CAR in DAG order (what `ipfs dag export` and gateways send: directory, file root, then its leaves in
+/// order) is therefore written straight to the output files. Two busy threads: this one reads, parses and writes each
+/// raw leaf at its file offset, while <see cref="BlockVerifier"/>'s thread checks the leaf against its CID (dag-pb
+/// nodes, which the walk decodes, are checked before use by <see cref="CarReader"/>). A leaf's bytes may so reach the
+/// partial folder before its check ends; the folder is renamed into place only after every check passed, and
+/// deleted otherwise, so no unverified byte is ever accepted output. A block that comes before
 /// the walk needs it is parked in a temporary spool and read back when needed, so any order is accepted.
 /// Everything is written into a temporary sibling of the output, renamed into place only when everything checked
 /// out; on any failure nothing is left: not the partial folder (with whatever was written directly), not the spool.
@@ -50,10 +53,10 @@ public static class CarBundleReader
     public const int MaxNameBytes = 255;
 
     /// <summary>
-    /// Block buffers queued for the file writer at most: enough to keep the disk busy while the next block is hashed,
-    /// few enough to bound memory (4 × a block, at most 8 MiB).
+    /// Raw leaf buffers being filled, queued or hashed at most: enough that the reader rarely waits for the hash
+    /// thread, few enough to bound memory (4 × a block, at most 8 MiB).
     /// </summary>
-    private const int WriteBuffers = 4;
+    private const int VerifyBuffers = 4;
 
     /// <summary>
     /// Extracts the DAG under <paramref name="root"/> from <paramref name="car"/> into <paramref name="outputDirectory"/>,
@@ -106,17 +109,19 @@ public static class CarBundleReader
             {
                 Walk walk;
                 bool isDirectory;
-                var writer = new OverlappedWriter(WriteBuffers);
+                var verifier = new BlockVerifier(VerifyBuffers);
                 try
                 {
-                    walk = new Walk(reader, spool, writer, maxBytes, progress, cancellationToken);
+                    walk = new Walk(reader, spool, verifier, maxBytes, progress, cancellationToken);
                     isDirectory = await walk.RootAsync(root, partial, fileName).ConfigureAwait(false);
                     await walk.FinishStreamAsync().ConfigureAwait(false);
+
+                    // The gate: every leaf written before its check must have passed before anything is accepted.
+                    await verifier.FinishAsync().ConfigureAwait(false);
                 }
                 finally
                 {
-                    // No write may still be in flight when the partial folder is renamed or deleted.
-                    await writer.DisposeAsync().ConfigureAwait(false);
+                    await verifier.DisposeAsync().ConfigureAwait(false);
                 }
 
                 int unreached = spool.Unreached(out Cid? stray);
@@ -176,7 +181,7 @@ public static class CarBundleReader
     /// The DAG walk, pulling blocks from the CAR as it needs them. A loaded node's bytes lie in the reader's buffer
     /// or in the spool buffer and are valid until the next load; links are decoded into objects before then.
     /// </summary>
-    private sealed class Walk(CarReader reader, BlockSpool spool, OverlappedWriter writer, long maxBytes, IProgress<BundleProgress>? progress, CancellationToken cancellationToken)
+    private sealed class Walk(CarReader reader, BlockSpool spool, BlockVerifier verifier, long maxBytes, IProgress<BundleProgress>? progress, CancellationToken cancellationToken)
     {
         /// <summary>Raw leaves written straight from the stream: where their bytes are, in case the DAG links one again.</summary>
         private readonly Dictionary<Cid, Placed> _placed = [];
@@ -215,7 +220,7 @@ public static class CarBundleReader
         public async ValueTask FinishStreamAsync()
         {
             while (!_ended && await ReadAsync().ConfigureAwait(false) is CarBlock block)
-                await ParkAsync(block).ConfigureAwait(false);
+                await ParkAsync(block, reader.BlocksVerified).ConfigureAwait(false);
         }
 
         private async ValueTask DirectoryAsync(Cid cid, PbNode node, string folder, int depth)
@@ -245,38 +250,27 @@ public static class CarBundleReader
 
         private async ValueTask FileAsync(Cid cid, Node top, string path, ulong? tsize, int depth)
         {
-            // FileShare.Read: a leaf the DAG links twice is read back from the file that holds it.
-            using SafeFileHandle file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+            if (top.Data?.FileSize is ulong claimed && claimed > (ulong)(maxBytes - Written))
+                BundleThrow.Throw(BundleError.TooLarge, $"file node {cid} says the file is {claimed} bytes, over what is left of the {maxBytes}-byte limit");
+
+            // FileShare.Read: a leaf the DAG links twice is read back from the file that holds it. Preallocated from
+            // the claimed size (already within the limit): the file system reserves the extents once, not per write;
+            // a claim the blocks do not meet fails the walk and the partial folder goes.
+            long preallocate = (long)(top.Data?.FileSize ?? 0);
+            using SafeFileHandle file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, FileOptions.None, preallocate);
             (_file, _path, _fileOffset) = (file, path, 0);
             try
             {
-                if (top.Data?.FileSize is ulong claimed && claimed > (ulong)(maxBytes - Written))
-                    BundleThrow.Throw(BundleError.TooLarge, $"file node {cid} says the file is {claimed} bytes, over what is left of the {maxBytes}-byte limit");
                 long length = await FileNodeAsync(cid, top, depth).ConfigureAwait(false);
                 CheckTsize(cid, tsize, length);
             }
             finally
             {
-                // The handle closes with this scope: its queued writes must be done first, on success or failure.
                 _file = null;
-                await DrainQuietlyAsync().ConfigureAwait(false);
             }
 
-            await writer.DrainAsync(cancellationToken).ConfigureAwait(false);
             Files++;
             progress?.Report(new BundleProgress(BundleStage.Writing, reader.BytesRead, reader.BlocksVerified, Written));
-        }
-
-        private async ValueTask DrainQuietlyAsync()
-        {
-            try
-            {
-                await writer.DrainAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (IOException)
-            {
-                // Reported by the DrainAsync that follows, or moot: the walk already failed.
-            }
         }
 
         /// <summary>
@@ -289,7 +283,7 @@ public static class CarBundleReader
             {
                 if (node.Direct)
                     _placed.TryAdd(cid.ToV1(), new Placed(_path, _fileOffset, node.Block.Length));
-                await WriteAsync(node.Block, node.Direct).ConfigureAwait(false);
+                await WriteAsync(node.Block, node.Direct ? node.Unchecked : null).ConfigureAwait(false);
                 return node.Block.Length;
             }
 
@@ -302,7 +296,7 @@ public static class CarBundleReader
 
             // The node's own bytes come first; they live in the shared buffer, so they are written before any child loads.
             long produced = data.Data.Length;
-            await WriteAsync(data.Data, direct: false).ConfigureAwait(false);
+            await WriteAsync(data.Data, owedCheck: null).ConfigureAwait(false);
             for (int i = 0; i < links.Count; i++)
             {
                 PbLink link = links[i];
@@ -327,25 +321,37 @@ public static class CarBundleReader
         }
 
         /// <summary>
-        /// Queues file bytes at the current file's next offset. A raw leaf straight from the stream (<paramref name="direct"/>)
-        /// is handed over with the reader's buffer, which gets a free one in exchange; other bytes are copied.
+        /// Writes file bytes at the current file's next offset, on this thread (a copy into the page cache while the
+        /// bytes are still in its CPU cache). A raw leaf straight from the stream whose check is still owed
+        /// (<paramref name="owedCheck"/>: its CID and place in the CAR) goes to the hash thread with the reader's
+        /// buffer, which gets a free one in exchange, and is written while it is hashed.
         /// </summary>
-        private async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, bool direct)
+        private async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, (Cid Cid, int Index)? owedCheck)
         {
+            if (owedCheck is (Cid owed, int index) && (bytes.IsEmpty || !MemoryMarshal.TryGetArray(bytes, out _)))
+            {
+                // Nothing to overlap: check it here.
+                VerifyNow(owed, index, bytes);
+                owedCheck = null;
+            }
+
             if (bytes.Length > maxBytes - Written)
                 BundleThrow.Throw(BundleError.TooLarge, $"the bundle is over its limit of {maxBytes} bytes; raise the limit if the model is really that big");
             if (bytes.IsEmpty)
                 return;
-            if (direct && MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment))
+            if (owedCheck is (Cid cid, int place) && MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment))
             {
-                byte[] replacement = await writer.RentAsync(segment.Array!.Length, cancellationToken).ConfigureAwait(false);
-                writer.Enqueue(_file!, reader.SwapBuffer(replacement), segment.Offset, segment.Count, _fileOffset);
+                byte[] replacement = await verifier.RentAsync(segment.Array!.Length, cancellationToken).ConfigureAwait(false);
+                byte[] taken = reader.SwapBuffer(replacement);
+
+                // Posted before the write so the hash runs alongside it; the buffer comes back to this thread only
+                // through the next RentAsync, after this write returned.
+                verifier.Post(cid, place, taken, segment.Offset, segment.Count);
+                RandomAccess.Write(_file!, taken.AsSpan(segment.Offset, segment.Count), _fileOffset);
             }
             else
             {
-                byte[] copy = await writer.RentAsync(bytes.Length, cancellationToken).ConfigureAwait(false);
-                bytes.CopyTo(copy);
-                writer.Enqueue(_file!, copy, 0, bytes.Length, _fileOffset);
+                RandomAccess.Write(_file!, bytes.Span, _fileOffset);
             }
 
             _fileOffset += bytes.Length;
@@ -384,18 +390,23 @@ public static class CarBundleReader
                 if (block.Cid.SameContent(cid))
                 {
                     // A dag-pb node is small: spool it (as used) so a DAG that links it again finds it.
+                    // A raw one is not checked yet: it is the leaf FileNodeAsync writes next, and its check goes with it.
                     if (cid.Codec == CidCodec.DagPb)
+                    {
                         await spool.AddAsync(block.Cid, block.Data, cancellationToken, reached: true).ConfigureAwait(false);
-                    return Make(cid, block.Data, direct: true);
+                        return Make(cid, block.Data, direct: false);
+                    }
+
+                    return new Node(block.Data, null, null, Direct: true, Unchecked: (block.Cid, reader.BlocksVerified));
                 }
 
-                await ParkAsync(block).ConfigureAwait(false);
+                await ParkAsync(block, reader.BlocksVerified).ConfigureAwait(false);
             }
         }
 
         private async ValueTask<CarBlock?> ReadAsync()
         {
-            CarBlock? block = await reader.ReadBlockAsync(cancellationToken).ConfigureAwait(false);
+            CarBlock? block = await reader.ReadBlockAsync(deferRaw: true, cancellationToken).ConfigureAwait(false);
             if (block is null)
                 _ended = true;
             else
@@ -403,17 +414,24 @@ public static class CarBundleReader
             return block;
         }
 
-        /// <summary>Keeps a block that came before the walk needs it (a repeat of a known one is dropped).</summary>
-        private async ValueTask ParkAsync(CarBlock block)
+        /// <summary>
+        /// Keeps a block that came before the walk needs it (a repeat of a known one is dropped). It is checked here
+        /// first: the spool is trusted when read back, and even a dropped repeat must be what its CID says.
+        /// </summary>
+        private async ValueTask ParkAsync(CarBlock block, int index)
         {
+            if (block.Cid.Codec == CidCodec.Raw)
+                VerifyNow(block.Cid, index, block.Data);
             if (!_placed.ContainsKey(block.Cid.ToV1()))
                 await spool.AddAsync(block.Cid, block.Data, cancellationToken).ConfigureAwait(false);
         }
 
-        /// <summary>Reads a placed leaf back from its file, once every queued write has landed.</summary>
+        /// <summary>
+        /// Reads a placed leaf back from its file (written on this thread, so already there). Its own check may still
+        /// be running; a mismatch fails the whole extraction before anything is accepted.
+        /// </summary>
         private async ValueTask<ReadOnlyMemory<byte>> ReadPlacedAsync(Placed placed)
         {
-            await writer.DrainAsync(cancellationToken).ConfigureAwait(false);
             if (_block.Length < placed.Length)
                 _block = new byte[placed.Length];
             using SafeFileHandle file = File.OpenHandle(placed.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
@@ -429,8 +447,14 @@ public static class CarBundleReader
             return _block.AsMemory(0, placed.Length);
         }
 
+        private static void VerifyNow(Cid cid, int index, ReadOnlyMemory<byte> block)
+        {
+            if (!cid.Verifies(block.Span))
+                BundleThrow.Throw(BundleError.BlockHashMismatch, $"block {cid} (#{index} in the CAR, {block.Length} bytes) does not hash to its CID; the gateway sent corrupt or forged data; fetch from another gateway");
+        }
+
         private static Node Make(Cid cid, ReadOnlyMemory<byte> block, bool direct) =>
-            cid.Codec == CidCodec.Raw ? new Node(block, null, null, direct) : Decode(cid, block);
+            cid.Codec == CidCodec.Raw ? new Node(block, null, null, direct, null) : Decode(cid, block);
 
         private static Node Decode(Cid cid, ReadOnlyMemory<byte> block)
         {
@@ -444,7 +468,7 @@ public static class CarBundleReader
                     BundleThrow.Throw(BundleError.Unsupported, $"it is a UnixFS {Describe(data.Type)}, which model bundles may not contain; re-add the model without it");
                 if (data.Type == UnixFsType.Directory && data.Data.Length > 0)
                     BundleThrow.Throw(BundleError.DagMalformed, "it is a directory carrying file data");
-                return new Node(block, node, data, Direct: false);
+                return new Node(block, node, data, Direct: false, Unchecked: null);
             }
             catch (BundleException e)
             {
@@ -464,9 +488,10 @@ public static class CarBundleReader
 
         /// <summary>
         /// A loaded block: raw bytes (Pb and Data null) or a dag-pb node with its UnixFS data. Direct: a raw block
-        /// still in the reader's buffer, which a write may take over.
+        /// still in the reader's buffer, which a write may take over; Unchecked: the CID and CAR place of a raw block
+        /// whose check against its CID is still owed (always paired with Direct).
         /// </summary>
-        private readonly record struct Node(ReadOnlyMemory<byte> Block, PbNode? Pb, UnixFsData? Data, bool Direct);
+        private readonly record struct Node(ReadOnlyMemory<byte> Block, PbNode? Pb, UnixFsData? Data, bool Direct, (Cid Cid, int Index)? Unchecked);
 
         /// <summary>Where a raw leaf written straight from the stream lies.</summary>
         private readonly record struct Placed(string Path, long Offset, int Length);
