@@ -21,15 +21,7 @@ internal sealed class BlockVerifier : IAsyncDisposable
 {
     private readonly Channel<byte[]> _free = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
     private readonly int _buffers;
-
-    // Single producer, single consumer: at most every buffer plus the end mark are queued at once, so the ring never
-    // overflows. SemaphoreSlim's Release/Wait order the slot writes before the reads.
-    private readonly Job[] _ring;
-    private readonly SemaphoreSlim _posted = new(0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _thread;
-    private int _head;
-    private int _tail;
+    private readonly DedicatedWorker<Job> _worker;
     private int _created;
     private bool _completed;
     private bool _disposed;
@@ -40,8 +32,7 @@ internal sealed class BlockVerifier : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(buffers, 1);
         _buffers = buffers;
-        _ring = new Job[buffers + 1];
-        _thread = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _worker = new DedicatedWorker<Job>(buffers, Check);
     }
 
     /// <summary>Blocks checked and found good so far.</summary>
@@ -86,7 +77,7 @@ internal sealed class BlockVerifier : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, buffer.Length - offset);
-        Enqueue(new Job(cid, index, buffer, offset, count));
+        _worker.Post(new Job(cid, index, buffer, offset, count));
     }
 
     /// <summary>Waits until every posted block is checked; throws <see cref="BundleError.BlockHashMismatch"/> for the first bad one.</summary>
@@ -96,8 +87,7 @@ internal sealed class BlockVerifier : IAsyncDisposable
         if (_completed)
             ThrowHelper.ThrowRuntime("BlockVerifier: the check was already finished");
         _completed = true;
-        Enqueue(default);
-        await _thread.ConfigureAwait(false);
+        await _worker.CompleteAsync().ConfigureAwait(false);
         ThrowIfFailed();
     }
 
@@ -107,18 +97,7 @@ internal sealed class BlockVerifier : IAsyncDisposable
         if (_disposed)
             return;
         _disposed = true;
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _thread.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Nobody waits for the check any more: the extraction failed or was cancelled.
-        }
-
-        _posted.Dispose();
-        _stop.Dispose();
+        await _worker.DisposeAsync().ConfigureAwait(false);
     }
 
     // A buffer smaller than asked for (the blocks grew) is dropped for a bigger one; the count of buffers stays.
@@ -130,43 +109,19 @@ internal sealed class BlockVerifier : IAsyncDisposable
             BundleThrow.Throw(BundleError.BlockHashMismatch, failure);
     }
 
-    private void Enqueue(Job job)
+    private void Check(Job job)
     {
-        _ring[_head] = job;
-        _head = (_head + 1) % _ring.Length;
-        _posted.Release();
+        // After the first mismatch the rest is moot: the buffers still go back so the reader never hangs.
+        if (_failure is null)
+        {
+            if (job.Cid.Verifies(job.Buffer.AsSpan(job.Offset, job.Count)))
+                Verified++;
+            else
+                _failure = $"block {job.Cid} (#{job.Index} in the CAR, {job.Count} bytes) does not hash to its CID; the gateway sent corrupt or forged data; fetch from another gateway";
+        }
+
+        _free.Writer.TryWrite(job.Buffer);
     }
 
-    private void Work()
-    {
-        try
-        {
-            while (true)
-            {
-                _posted.Wait(_stop.Token);
-                Job job = _ring[_tail];
-                _ring[_tail] = default;
-                _tail = (_tail + 1) % _ring.Length;
-                if (job.Buffer is null)
-                    return;
-
-                // After the first mismatch the rest is moot: the buffers still go back so the reader never hangs.
-                if (_failure is null)
-                {
-                    if (job.Cid!.Verifies(job.Buffer.AsSpan(job.Offset, job.Count)))
-                        Verified++;
-                    else
-                        _failure = $"block {job.Cid} (#{job.Index} in the CAR, {job.Count} bytes) does not hash to its CID; the gateway sent corrupt or forged data; fetch from another gateway";
-                }
-
-                _free.Writer.TryWrite(job.Buffer);
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-            // Disposed before the end mark.
-        }
-    }
-
-    private readonly record struct Job(Cid? Cid, int Index, byte[]? Buffer, int Offset, int Count);
+    private readonly record struct Job(Cid Cid, int Index, byte[] Buffer, int Offset, int Count);
 }
