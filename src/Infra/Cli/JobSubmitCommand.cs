@@ -316,18 +316,8 @@ public static class JobSubmitCommand
         byte[] bytes;
         try
         {
-            using Stream stream = file == "-" ? Console.OpenStandardInput() : File.OpenRead(file);
-            using var copy = new MemoryStream();
-            byte[] chunk = new byte[81920];
-            int read;
-            while ((read = stream.Read(chunk)) > 0)
-            {
-                copy.Write(chunk, 0, read);
-                if (copy.Length > limit)
-                    ThrowHelper.ThrowUsage($"{Name}: --input-file {file} is over {limit} bytes; a job's input must fit in the node's 1 MiB job document");
-            }
-
-            bytes = copy.ToArray();
+            if (!InputFile.TryReadBounded(file, limit, out bytes))
+                ThrowHelper.ThrowUsage($"{Name}: --input-file {file} is over {limit} bytes; a job's input must fit in the node's 1 MiB job document");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

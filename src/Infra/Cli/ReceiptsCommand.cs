@@ -262,18 +262,9 @@ public static class ReceiptsCommand
     {
         try
         {
-            using Stream stream = file == "-" ? Console.OpenStandardInput() : File.OpenRead(file);
-            using var copy = new MemoryStream();
-            byte[] chunk = new byte[81920];
-            int read;
-            while ((read = stream.Read(chunk)) > 0)
-            {
-                copy.Write(chunk, 0, read);
-                if (copy.Length > MaxVerifyBytes)
-                    ThrowHelper.ThrowRuntime($"infra receipts verify: FAIL {file}: over {MaxVerifyBytes} bytes; that is not a receipt or a job document");
-            }
-
-            return copy.ToArray();
+            if (!InputFile.TryReadBounded(file, MaxVerifyBytes, out byte[] bytes))
+                ThrowHelper.ThrowRuntime($"infra receipts verify: FAIL {file}: over {MaxVerifyBytes} bytes; that is not a receipt or a job document");
+            return bytes;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
