@@ -1,4 +1,3 @@
-using System.Text.Json;
 using InfraMind.Node.Receipts;
 
 namespace InfraMind.Node.Cli;
@@ -59,7 +58,7 @@ internal sealed record ReceiptLogSnapshot(
                     rejections++;
                     break;
                 case LogRecordKind.Ack:
-                    if (TryReadAck(payload, out string jobId))
+                    if (ReceiptLog.TryReadAck(payload, out string jobId))
                         acked.Add(jobId);
                     break;
             }
@@ -92,25 +91,6 @@ internal sealed record ReceiptLogSnapshot(
         {
             ThrowHelper.ThrowRuntime($"cannot open {path}: {e.Message}; run as the node's user (root for a system node)", e);
             throw;
-        }
-    }
-
-    private static bool TryReadAck(ReadOnlySpan<byte> payload, out string jobId)
-    {
-        jobId = "";
-        var reader = new Utf8JsonReader(payload);
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject
-                || !reader.Read() || reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("job_id"u8)
-                || !reader.Read() || reader.TokenType != JsonTokenType.String)
-                return false;
-            jobId = reader.GetString()!;
-            return true;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            return false;
         }
     }
 }

@@ -300,7 +300,8 @@ public sealed class ReceiptLog : IDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static bool TryReadAck(ReadOnlySpan<byte> payload, out string jobId)
+    /// <summary>The job id of an ack record's payload ({"job_id":"…"} and nothing else); the CLI's snapshot reads acks with it too.</summary>
+    internal static bool TryReadAck(ReadOnlySpan<byte> payload, out string jobId)
     {
         jobId = "";
         var reader = new Utf8JsonReader(payload);
