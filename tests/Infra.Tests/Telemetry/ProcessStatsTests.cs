@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using InfraMind.Node.Telemetry;
 using InfraMind.Node.Tests.Support;
@@ -132,17 +134,59 @@ public sealed class ProcessStatsTests : IDisposable
         Assert.InRange(s.Threads!.Value, 2, 10_000); // the runtime alone starts several
         Assert.InRange(s.OpenFds!.Value, 3, 1_000_000);
         Assert.True(s.CpuSeconds > 0);
+    }
 
-        // Holding more files open shows up in the count.
+    [Fact]
+    public void Counts_another_process_descriptors_exactly()
+    {
+        // This test host opens and closes files on other threads, so its own count moves; a child that holds
+        // ten extra descriptors and then only sleeps gives an exact difference against one that holds none.
         string path = _dir.Write("held", "x");
-        var held = Enumerable.Range(0, 10).Select(_ => File.OpenRead(path)).ToList();
+        using Process bare = SleepingChild("");
+        using Process holding = SleepingChild(string.Join(' ', Enumerable.Range(3, 10).Select(fd => $"exec {fd}<'{path}';")));
         try
         {
-            Assert.True(new ProcessStats().Read().OpenFds >= s.OpenFds + 10 - 2); // other tests may close a few meanwhile
+            long? bareFds = FdsOnceSleeping(bare);
+            long? holdingFds = FdsOnceSleeping(holding);
+            Assert.Equal(3, bareFds);
+            Assert.Equal(bareFds + 10, holdingFds);
+            Assert.Equal(1, new ProcessStats("/proc", holding.Id.ToString(CultureInfo.InvariantCulture)).Read().Threads);
         }
         finally
         {
-            held.ForEach(f => f.Dispose());
+            bare.Kill();
+            holding.Kill();
         }
+    }
+
+    private static Process SleepingChild(string openFiles)
+    {
+        // A child can inherit a descriptor another test opened without close-on-exec in the instant it forked, so
+        // bash first closes everything above stderr; its exec then leaves the files it opens to sleep.
+        const string CloseInherited = "for ((n = 3; n < 1024; n++)); do eval \"exec $n<&-\"; done 2>/dev/null;";
+        return Process.Start(new ProcessStartInfo("bash", ["-c", $"{CloseInherited} {openFiles} exec sleep 60"]) { UseShellExecute = false })!;
+    }
+
+    private static long? FdsOnceSleeping(Process child)
+    {
+        // comm turns to "sleep" at exec, while the loader may still hold a library open; two equal counts
+        // 50 ms apart mean it has reached its nanosleep.
+        string dir = child.Id.ToString(CultureInfo.InvariantCulture);
+        var stats = new ProcessStats("/proc", dir);
+        long? last = null;
+        for (int i = 0; i < 200; i++)
+        {
+            if (File.ReadAllText($"/proc/{dir}/comm").Trim() == "sleep")
+            {
+                long? now = stats.Read().OpenFds;
+                if (now is not null && now == last)
+                    return now;
+                last = now;
+            }
+
+            Thread.Sleep(50);
+        }
+
+        throw new TimeoutException($"child {dir} never settled in sleep");
     }
 }
