@@ -102,7 +102,7 @@ public sealed class JobPipeline : IAsyncDisposable
             VerifiedJob verified = _verifier.Verify(job, out jobHash);
             reserved = true;
             CheckInput(job);
-            if (_board.Unfinished().Count >= _options.MaxPending)
+            if (_board.UnfinishedCount >= _options.MaxPending)
                 throw new JobRejectedException(RejectReason.QueueFull, $"this node already holds {_options.MaxPending} unfinished jobs; try another node or later");
 
             JobRecord record = _board.Add(verified);

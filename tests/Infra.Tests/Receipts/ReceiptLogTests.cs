@@ -236,4 +236,93 @@ public class ReceiptLogTests
         Assert.Equal(1, log.Recovery.UnreadableRecords);
         Assert.NotNull(log.Recovery.DamagedCopy);
     }
+
+    [Fact]
+    public void Appends_that_overlap_share_one_fsync_and_all_become_durable()
+    {
+        using var folder = new TempFolder();
+        const int Writers = 40;
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            // The first group fsync is held until every other writer has written and is waiting: all of them
+            // must then be covered by exactly one more fsync, not one each.
+            int calls = 0;
+            log.BeforeGroupSync = () =>
+            {
+                if (Interlocked.Increment(ref calls) == 1)
+                    Assert.True(SpinWait.SpinUntil(() => log.Waiting == Writers, TimeSpan.FromSeconds(20)), $"only {log.Waiting} writers waiting");
+            };
+            using var start = new Barrier(Writers);
+            Thread[] threads = Enumerable.Range(0, Writers).Select(i => new Thread(() =>
+            {
+                start.SignalAndWait();
+                Assert.True(log.TryAppend(Sign($"job-{i}")));
+                Assert.True(log.TryGet($"job-{i}", out _)); // visible as soon as the append returns
+            })).ToArray();
+            foreach (Thread t in threads)
+                t.Start();
+            foreach (Thread t in threads)
+                t.Join();
+
+            Assert.Equal(Writers, log.All.Count);
+            Assert.Equal(2, log.GroupSyncs);
+            Assert.Equal(0, log.Waiting);
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(Enumerable.Range(0, Writers).Select(i => $"job-{i}").Order(), Jobs(log).Order());
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+        }
+    }
+
+    [Fact]
+    public async Task A_record_waiting_for_its_fsync_is_not_visible_and_a_duplicate_is_refused()
+    {
+        using var folder = new TempFolder();
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        using var release = new ManualResetEventSlim();
+        log.BeforeGroupSync = () => release.Wait(TimeSpan.FromSeconds(20));
+        var first = Task.Run(() => log.TryAppend(Sign("a")));
+        Assert.True(SpinWait.SpinUntil(() => log.Waiting == 1, TimeSpan.FromSeconds(20)));
+
+        Assert.False(log.TryGet("a", out _));
+        Assert.Empty(log.All);
+        Assert.False(log.TryAppend(Sign("a"))); // written once already, fsync or not
+        release.Set();
+        Assert.True(await first.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(log.TryGet("a", out _));
+    }
+
+    [Fact]
+    public void A_failed_fsync_fails_every_record_it_covered_cuts_them_from_the_file_and_the_log_goes_on()
+    {
+        using var folder = new TempFolder();
+        long durableLength;
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            log.Append(Sign("kept"));
+            durableLength = log.Length;
+            log.BeforeGroupSync = () => throw new IOException("Input/output error");
+            ReceiptLogException e = Assert.Throws<ReceiptLogException>(() => log.Append(Sign("lost")));
+            Assert.Equal(ReceiptLogFailure.Io, e.Failure);
+            Assert.Contains("fsync", e.Message, StringComparison.Ordinal);
+            Assert.False(log.TryGet("lost", out _));
+            Assert.Equal(durableLength, new FileInfo(LogFile(folder)).Length);
+
+            // The disk recovered: the same job can be logged now, once.
+            log.BeforeGroupSync = null;
+            Assert.True(log.TryAppend(Sign("lost")));
+            Assert.Equal(["kept", "lost"], Jobs(log));
+            Assert.True(log.MarkAcked("kept"));
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(["kept", "lost"], Jobs(log));
+            Assert.True(log.IsAcked("kept"));
+            Assert.True(log.Recovery.MiddleIntact);
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+        }
+    }
 }

@@ -186,8 +186,12 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
             return;
         }
 
-        Task finished = record.Finished;
-        if (await Task.WhenAny(finished, Task.Delay(MaxWait, ct)).ConfigureAwait(false) != finished)
+        try
+        {
+            // WaitAsync, not WhenAny with Task.Delay: that left a ten-minute timer behind every answered request.
+            await record.Finished.WaitAsync(MaxWait, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && ct.IsCancellationRequested))
         {
             exchange.SetStatus(202);
             exchange.WriteJson(new JobAccepted(record.JobId, record.State.Code()), ListenerJson.Relaxed.JobAccepted);
