@@ -1,4 +1,7 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+using InfraMind.Node.Interop;
 
 namespace InfraMind.Node.Hardware;
 
@@ -18,27 +21,45 @@ internal sealed class CgroupFileReader : IDisposable
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
         Span<byte> window = _buffer.AsSpan(0, CgroupText.MaxFileBytes + 1);
+
+        // open, read, close and nothing else: a FileStream adds an fstat and a flock pair to every open, and a warm
+        // rest job reads three cgroup files before and three after its request. No buffering either: kernel files
+        // report a fake size (4096) and are produced per read.
+        int fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloexec);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is Libc.ENOENT or Libc.ENOTDIR)
+            {
+                content = default;
+                return false;
+            }
+
+            Unreadable(path, errno);
+        }
+
         int total = 0;
         try
         {
-            // No buffering: kernel files report a fake size (4096) and are produced per read.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
             while (total < window.Length)
             {
-                int read = stream.Read(window[total..]);
+                nint read = Libc.Read(fd, ref window[total], window.Length - total);
                 if (read == 0)
                     break;
-                total += read;
+                if (read < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != Libc.EINTR)
+                        Unreadable(path, errno);
+                    continue;
+                }
+
+                total += (int)read;
             }
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        finally
         {
-            content = default;
-            return false;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            ThrowHelper.ThrowRuntime($"cannot read {path}: {e.Message}; fix: run the node as root (or as the user owning the cgroup) and check the file is a regular kernel file", e);
+            Libc.Close(fd);
         }
 
         if (total > CgroupText.MaxFileBytes)
@@ -46,6 +67,10 @@ internal sealed class CgroupFileReader : IDisposable
         content = window[..total];
         return true;
     }
+
+    [DoesNotReturn]
+    private static void Unreadable(string path, int errno) =>
+        ThrowHelper.ThrowRuntime($"cannot read {path}: {Marshal.GetPInvokeErrorMessage(errno)}; fix: run the node as root (or as the user owning the cgroup) and check the file is a regular kernel file");
 
     public void Dispose()
     {

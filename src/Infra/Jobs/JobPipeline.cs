@@ -317,6 +317,14 @@ public sealed class JobPipeline : IAsyncDisposable
     private async Task<PreparedModel> PrepareAsync(JobRecord record, CancellationToken cancellationToken)
     {
         JobRequest job = record.Request;
+        if (_preparer.TryGetConfirmed(job.ModelHash, out PreparedModel? warm))
+        {
+            // A model confirmed moments ago takes no prepare slot, lock or timer: a warm job's fast path.
+            record.ReportProgress(new PrepareProgress(PreparePhase.Ready, 0, null, 0, 0));
+            _telemetry.RecordCacheHit(BundleBytes(warm!));
+            return warm!;
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.PrepareTimeout);
         // One prepare per model at a time: two jobs for the same cold model raced in the cache (one job failed

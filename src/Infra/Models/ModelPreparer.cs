@@ -45,6 +45,24 @@ public sealed class ModelPreparer(BundleCache cache, EngineClient engine, HttpBu
     /// <summary>Drops every remembered confirmation, so the next job of each model inspects its image again.</summary>
     public void ForgetConfirmed() => _confirmed.Clear();
 
+    /// <summary>
+    /// The model when it was confirmed less than <see cref="ReconfirmAfter"/> ago and the cache still holds the same
+    /// bundle and image: no engine call, no file read, no wait. False sends the caller to <see cref="PrepareAsync"/>.
+    /// </summary>
+    public bool TryGetConfirmed(string modelHash, out PreparedModel? model)
+    {
+        model = null;
+        if (!ContentAddress.TryParse(modelHash, out ContentAddress? address, out _))
+            return false;
+        string key = address!.ToString();
+        if (!_confirmed.TryGetValue(key, out Confirmed? known) || Stopwatch.GetElapsedTime(known.At) >= ReconfirmAfter)
+            return false;
+        if (cache.TryGet(key, out CacheEntry? entry) is not { } cached || known.Folder != cached || known.Image.ImageId != entry!.ImageId)
+            return false;
+        model = new PreparedModel(key, known.Bundle, known.Image, CacheHit: true, TimeSpan.Zero);
+        return true;
+    }
+
     public async Task<PreparedModel> PrepareAsync(string modelHash, IReadOnlyList<Uri> sources, IProgress<PrepareProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();

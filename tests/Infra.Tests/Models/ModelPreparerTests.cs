@@ -76,8 +76,13 @@ public sealed class ModelPreparerTests : IDisposable
         ModelPreparer preparer = Preparer(client);
         try
         {
+            Assert.False(preparer.TryGetConfirmed(modelHash, out _)); // never prepared
             PreparedModel first = await preparer.PrepareAsync(modelHash, [source], null, CancellationToken.None);
             Assert.False(first.CacheHit);
+            Assert.True(preparer.TryGetConfirmed(modelHash, out PreparedModel? fast));
+            Assert.True(fast!.CacheHit);
+            Assert.Same(first.Bundle, fast.Bundle);
+            Assert.False(preparer.TryGetConfirmed("sha256:not-hex", out _));
             await RemoveImageAsync(client, tag);
             Assert.Null(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
 
@@ -90,6 +95,7 @@ public sealed class ModelPreparerTests : IDisposable
 
             // Forgotten: the next hit inspects, finds the image gone and loads it again from the cache, with no fetch.
             preparer.ForgetConfirmed();
+            Assert.False(preparer.TryGetConfirmed(modelHash, out _));
             PreparedModel reloaded = await preparer.PrepareAsync(modelHash, [source], null, CancellationToken.None);
             Assert.True(reloaded.CacheHit);
             Assert.Equal(first.Image.ImageId, reloaded.Image.ImageId);
@@ -99,6 +105,7 @@ public sealed class ModelPreparerTests : IDisposable
             await RemoveImageAsync(client, tag);
             var strict = new ModelPreparer(new BundleCache(_temp["cache"], Budget), client, new HttpBundleFetcher(_http), null, Budget) { ReconfirmAfter = TimeSpan.Zero };
             await strict.PrepareAsync(modelHash, [source], null, CancellationToken.None);
+            Assert.False(strict.TryGetConfirmed(modelHash, out _)); // no grace, no fast path
             Assert.NotNull(await client.InspectImageAsync(first.Image.ImageId, CancellationToken.None));
             PreparedModel strictAgain = await strict.PrepareAsync(modelHash, [source], null, CancellationToken.None);
             Assert.NotSame(first.Bundle, strictAgain.Bundle);
