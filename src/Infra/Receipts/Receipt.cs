@@ -63,6 +63,7 @@ public sealed record Receipt(
 public sealed class SignedReceipt
 {
     private readonly byte[] _signature;
+    private byte[]? _json;
 
     internal SignedReceipt(Receipt receipt, ulong chainId, Hash32 digest, byte[] signature)
     {
@@ -83,8 +84,11 @@ public sealed class SignedReceipt
 
     public ReadOnlySpan<byte> Signature => _signature;
 
-    /// <summary>The receipt JSON of CONTRACT.md §7, compact UTF-8.</summary>
-    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 2048);
+    /// <summary>
+    /// The receipt JSON of CONTRACT.md §7, compact UTF-8. Written once and then the same array every call (the log,
+    /// the job's answer and the mesh delivery all want it): treat it as read-only.
+    /// </summary>
+    public byte[] ToJson() => _json ??= TypedDataJson.ToBytes(WriteJson, 2048);
 
     public void WriteJson(Utf8JsonWriter json)
     {

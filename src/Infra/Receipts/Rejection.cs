@@ -24,6 +24,7 @@ public sealed record Rejection(
 public sealed class SignedRejection
 {
     private readonly byte[] _signature;
+    private byte[]? _json;
 
     internal SignedRejection(Rejection rejection, ulong chainId, Hash32 digest, byte[] signature)
     {
@@ -43,8 +44,11 @@ public sealed class SignedRejection
 
     public ReadOnlySpan<byte> Signature => _signature;
 
-    /// <summary><c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8.</summary>
-    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 1024);
+    /// <summary>
+    /// <c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8; written once and
+    /// then the same array every call: treat it as read-only.
+    /// </summary>
+    public byte[] ToJson() => _json ??= TypedDataJson.ToBytes(WriteJson, 1024);
 
     public void WriteJson(Utf8JsonWriter json)
     {
