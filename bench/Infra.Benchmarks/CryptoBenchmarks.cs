@@ -127,3 +127,72 @@ public class CryptoBenchmarks : IDisposable
             throw new InvalidOperationException("benchmark setup: " + message);
     }
 }
+
+/// <summary>
+/// <see cref="NodeKey.SignWithPrecomputedNonce"/> with a nonce already in the pool, the agent's receipt path while the
+/// node has been idle: taking the nonce under the pool's lock, s = k⁻¹·(z + r·d), low-s, r ‖ s ‖ v, clearing the
+/// nonce. It leaves out what the background refiller pays for each nonce (about one <c>Secp256k1Sign</c>) and
+/// the inline path of an empty pool (also about one <c>Secp256k1Sign</c>). Compare with
+/// <see cref="CryptoBenchmarks.Secp256k1Sign"/>, same key and digest.
+/// </summary>
+/// <remarks>
+/// One iteration is at most one full pool: <see cref="FillPool"/> fills it on this thread before each iteration (the
+/// refiller is never started, so nothing runs beside the measurement), an iteration signs
+/// <see cref="NoncePool.DefaultCapacity"/> times (fewer in BenchmarkDotNet's jitting stage), and
+/// <see cref="CheckNoNonceWasInline"/> fails the run if an iteration ever signed more, which would time an inline nonce.
+/// </remarks>
+[MemoryDiagnoser]
+[InvocationCount(NoncePool.DefaultCapacity)]
+public class PrecomputedNonceSignBenchmarks : IDisposable
+{
+    private const string PrivateKey = "cfcc913a7286b101bf53ef1a901fe07112fad76b93f15ca30b3e40055842bb3d";
+    private const string Digest = "d00b4a9bc91e6b93a5a7935e63cae7be539f88e154d2be78dde3662fd449c4f6";
+
+    private NodeKey? _key;
+    private byte[] _digest = [];
+    private byte[] _signatureOut = [];
+    private int _signedThisIteration;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        if (!NodeKey.TryCreate(Convert.FromHexString(PrivateKey), out _key))
+            throw new InvalidOperationException("benchmark setup: the vector's private key was refused");
+        _digest = Convert.FromHexString(Digest);
+        _signatureOut = new byte[EthSignature.Size];
+        _key!.SignWithPrecomputedNonce(_digest, _signatureOut);
+        if (!EthSignature.Verify(_digest, _signatureOut, _key.Address))
+            throw new InvalidOperationException("benchmark setup: a precomputed-nonce signature does not verify");
+    }
+
+    [IterationSetup]
+    public void FillPool()
+    {
+        _key!.Nonces.FillNow();
+        _signedThisIteration = 0;
+    }
+
+    [IterationCleanup]
+    public void CheckNoNonceWasInline()
+    {
+        if (_signedThisIteration > _key!.Nonces.Capacity)
+            throw new InvalidOperationException($"benchmark: {_signedThisIteration} signatures in one iteration from a pool of {_key.Nonces.Capacity}; keep the invocation count at the capacity");
+    }
+
+    [GlobalCleanup]
+    public void Dispose()
+    {
+        _key?.Dispose();
+        _key = null;
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Recoverable ECDSA over the Job vector's digest with a pooled nonce, written as r ‖ s ‖ v.</summary>
+    [Benchmark]
+    public byte Secp256k1SignPrecomputedNonce()
+    {
+        _signedThisIteration++;
+        _key!.SignWithPrecomputedNonce(_digest, _signatureOut);
+        return _signatureOut[64];
+    }
+}

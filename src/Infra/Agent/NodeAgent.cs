@@ -124,7 +124,9 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
 
         var domain = new Eip712Domain(_config.Mesh.ChainId);
         var verifier = new JobVerifier(domain, _key.Address, _config.Mesh.TrustedSchedulers, replay, TimeProvider.System);
-        var signer = new ReceiptSigner(_key, _config.Mesh.ChainId);
+        // Receipts, rejections and batch roots sign with nonces precomputed while the node idles (about 1 µs instead
+        // of ~0.2 ms on the answer's path); the mesh hello keeps RFC 6979.
+        var signer = new ReceiptSigner(_key, _config.Mesh.ChainId, NonceSource.Precomputed);
         _pipeline = new JobPipeline(new JobBoard(TimeProvider.System), verifier, replay, preparer, gate, new StdioRunner(_engine), _warm, signer, _receipts, Telemetry,
             new PipelineOptions(), TimeProvider.System)
         {

@@ -49,7 +49,7 @@ public sealed class MeshLink : IDisposable
         _capabilities = capabilities;
         _time = time;
         _domain = new Eip712Domain(options.ChainId);
-        _signer = new ReceiptSigner(key, options.ChainId);
+        _signer = new ReceiptSigner(key, options.ChainId, NonceSource.Precomputed); // rejections; the hello keeps RFC 6979
         _jobs.Logged += OnLogged;
     }
 

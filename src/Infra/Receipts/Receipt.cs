@@ -134,18 +134,27 @@ public sealed class SignedReceipt
 }
 
 /// <summary>
-/// Signs receipts and rejections with the node key under the configured <c>mesh.chain_id</c> domain.
+/// Signs receipts, rejections and batch roots with the node key under the configured <c>mesh.chain_id</c> domain.
 /// The signer owns the node field: whatever the caller put there is replaced by the key's address.
 /// </summary>
 public sealed class ReceiptSigner
 {
     private readonly NodeKey _key;
     private readonly Eip712Domain _domain;
+    private readonly NonceSource _nonces;
 
-    public ReceiptSigner(NodeKey key, ulong chainId)
+    /// <param name="nonces">
+    /// <see cref="NonceSource.Precomputed"/> for the agent, where a signature sits between a job's output and its
+    /// answer: it starts the key's nonce pool (<see cref="NodeKey.StartNoncePool"/>, stopped when the key is
+    /// disposed). <see cref="NonceSource.Deterministic"/> signs with RFC 6979, the same bytes for the same receipt.
+    /// </param>
+    public ReceiptSigner(NodeKey key, ulong chainId, NonceSource nonces = NonceSource.Deterministic)
     {
         _key = key;
         _domain = new Eip712Domain(chainId);
+        _nonces = nonces;
+        if (nonces == NonceSource.Precomputed)
+            key.StartNoncePool();
     }
 
     public Address Node => _key.Address;
@@ -173,7 +182,10 @@ public sealed class ReceiptSigner
     internal byte[] SignDigest(in Hash32 digest)
     {
         var signature = new byte[EthSignature.Size];
-        _key.Sign(digest, signature);
+        if (_nonces == NonceSource.Precomputed)
+            _key.SignWithPrecomputedNonce(digest, signature);
+        else
+            _key.Sign(digest, signature);
         return signature;
     }
 

@@ -13,8 +13,11 @@ public class ReceiptBatchTests
 {
     private static readonly ReceiptSigner Signer = ReceiptSamples.Signer();
 
-    private static List<SignedReceipt> Receipts(int count) =>
-        Enumerable.Range(0, count).Select(i => Signer.Sign(ReceiptSamples.Receipt($"job-{i}", timestamp: 1_700_000_000 + (ulong)(i * 7 % 5)))).ToList();
+    // The agent's signer: the same key, with nonces from its pool (the refiller runs for the test process's life).
+    private static readonly ReceiptSigner PrecomputedSigner = new(ReceiptSamples.Key(), ReceiptSamples.ChainId, NonceSource.Precomputed);
+
+    private static List<SignedReceipt> Receipts(int count, ReceiptSigner? signer = null) =>
+        Enumerable.Range(0, count).Select(i => (signer ?? Signer).Sign(ReceiptSamples.Receipt($"job-{i}", timestamp: 1_700_000_000 + (ulong)(i * 7 % 5)))).ToList();
 
     [Fact]
     public void A_batch_is_the_standard_tree_of_the_receipt_digests_with_a_signed_root()
@@ -54,23 +57,27 @@ public class ReceiptBatchTests
 
     /// <summary>
     /// tests/vectors/merkle/verify-receipts.mjs checks the node's files with ethers and @openzeppelin/merkle-tree
-    /// alone: verifyTypedData on every receipt, rejection and batch, StandardMerkleTree.load on the dump.
+    /// alone: verifyTypedData on every receipt, rejection and batch, StandardMerkleTree.load on the dump. Once with
+    /// RFC 6979 signatures, once with the agent's precomputed nonces.
     /// </summary>
-    [Fact]
-    public async Task The_reference_libraries_verify_what_the_node_wrote()
+    [Theory]
+    [InlineData(NonceSource.Deterministic)]
+    [InlineData(NonceSource.Precomputed)]
+    public async Task The_reference_libraries_verify_what_the_node_wrote(NonceSource nonces)
     {
         string? scripts = PrepareScripts();
         if (scripts is null)
             return; // node is not installed; the message was written by PrepareScripts.
 
+        ReceiptSigner signer = nonces == NonceSource.Precomputed ? PrecomputedSigner : Signer;
         using var folder = new TempFolder();
-        List<SignedReceipt> receipts = Receipts(33);
-        receipts.Add(Signer.Sign(ReceiptSamples.Receipt("big-numbers", peakMemory: ulong.MaxValue)));
-        receipts.Add(Signer.Sign(ReceiptSamples.Receipt("unicode-é-😀")));
+        List<SignedReceipt> receipts = Receipts(33, signer);
+        receipts.Add(signer.Sign(ReceiptSamples.Receipt("big-numbers", peakMemory: ulong.MaxValue)));
+        receipts.Add(signer.Sign(ReceiptSamples.Receipt("unicode-é-😀")));
         for (int i = 0; i < receipts.Count; i++)
             await File.WriteAllBytesAsync(folder[$"{i:D3}.receipt.json"], receipts[i].ToJson());
-        await File.WriteAllBytesAsync(folder["r.rejection.json"], Signer.Sign(ReceiptSamples.Rejection("rejected-1")).ToJson());
-        Assert.True(new ReceiptBatcher(Signer).TryBuild(receipts, out SignedReceiptBatch? batch));
+        await File.WriteAllBytesAsync(folder["r.rejection.json"], signer.Sign(ReceiptSamples.Rejection("rejected-1")).ToJson());
+        Assert.True(new ReceiptBatcher(signer).TryBuild(receipts, out SignedReceiptBatch? batch));
         await File.WriteAllBytesAsync(folder["current.batch.json"], batch!.ToJson());
 
         (int code, string output) = await Node(scripts, folder.Path);
