@@ -224,7 +224,7 @@ public sealed class JobPipeline : IAsyncDisposable
             outcome = Outcome.Final(e is SandboxException { Failure: RunFailure.Deadline } ? JobState.TimedOut : JobState.Failed, OneLine(e.Message));
         }
 
-        FinishWithReceipt(record, outcome);
+        await FinishWithReceiptAsync(record, outcome).ConfigureAwait(false);
     }
 
     private async Task<Outcome> RunJobAsync(JobRecord record, DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -394,7 +394,7 @@ public sealed class JobPipeline : IAsyncDisposable
         }
     }
 
-    private void FinishWithReceipt(JobRecord record, Outcome outcome)
+    private async Task FinishWithReceiptAsync(JobRecord record, Outcome outcome)
     {
         DateTimeOffset finished = _time.GetUtcNow();
         DateTimeOffset started = outcome.StartedAt ?? finished;
@@ -414,7 +414,9 @@ public sealed class JobPipeline : IAsyncDisposable
             (ulong)finished.ToUnixTimeSeconds());
         SignedReceipt signed = _signer.Sign(receipt);
         byte[] json = signed.ToJson();
-        _log.TryAppend(signed);
+        // Awaited, not waited for: fifty jobs timing out in one second must not hold fifty pool threads while
+        // their receipts share an fsync, or the requests behind them (acks) wait for a free thread.
+        await _log.TryAppendAsync(signed).ConfigureAwait(false);
         record.Finish(outcome.State, json, outcome.Message, output: outcome.Output);
         _telemetry.RecordJobFinished(ToTelemetry(outcome.State), finished - record.ReceivedAt);
         UpdateGauges();

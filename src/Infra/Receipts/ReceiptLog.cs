@@ -69,10 +69,11 @@ public sealed record RecoveryReport(
 /// the good records are kept, the damaged file is copied aside, and <see cref="Recovery"/> says so.
 /// One process owns the folder at a time (an exclusive lock on <c>receipts.lock</c>).
 /// <para>
-/// Appends commit as a group: each caller writes its record under the lock and then waits until an fsync that
-/// started after its write has finished. The first waiter runs that fsync with the lock released, so records
-/// written meanwhile ride on the next one. A burst of fifty receipts (fifty jobs timing out in the same second)
-/// costs two or three fsyncs instead of fifty in a row, each holding a thread-pool thread.
+/// Appends commit as a group: each caller writes its record under the lock, then it is made durable by an fsync
+/// that began after the write. A caller that finds no fsync running runs one itself, with the lock released, for
+/// every record written so far; records written meanwhile wait on a task (no thread held) for the next round, which
+/// a pool thread runs. A burst of fifty receipts (fifty jobs timing out in the same second) costs two or three
+/// fsyncs and blocks one thread, where it used to cost fifty fsyncs in a row, each holding a pool thread.
 /// A record becomes visible here (<see cref="All"/>, <see cref="TryGet"/>, <see cref="IsAcked"/>) only once durable.
 /// </para>
 /// </remarks>
@@ -81,8 +82,7 @@ public sealed class ReceiptLog : IDisposable
     public const string FileName = "receipts.log";
     public const string LockName = "receipts.lock";
 
-    // An object, not a Lock: appenders wait on it (Monitor.Wait) for the group fsync that covers their record.
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly string _path;
     private readonly FileStream _lock;
     private readonly FileStream _stream;
@@ -209,29 +209,39 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>Appends and fsyncs; false (and nothing written) when the job already has a receipt.</summary>
-    public bool TryAppend(SignedReceipt receipt)
+    public bool TryAppend(SignedReceipt receipt) => Wait(TryAppendAsync(receipt));
+
+    /// <summary>
+    /// Appends; completes once the record is durable (false, and nothing written, when the job already has a receipt).
+    /// A caller whose record rides on another's fsync waits without holding a thread.
+    /// </summary>
+    public ValueTask<bool> TryAppendAsync(SignedReceipt receipt)
     {
         byte[] payload = receipt.ToJson();
+        PendingRecord pending;
         lock (_gate)
         {
             if (_byJob.ContainsKey(receipt.JobId) || !_pendingReceipts.Add(receipt.JobId))
-                return false;
-            WriteDurably(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), payload);
-            return true;
+                return ValueTask.FromResult(false);
+            pending = Write(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), payload);
         }
+
+        return CommitAsync(pending);
     }
 
     /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
     public bool TryAppend(SignedRejection rejection)
     {
         byte[] payload = rejection.ToJson();
+        PendingRecord pending;
         lock (_gate)
         {
             if (_rejected.Contains(rejection.JobId) || !_pendingRejections.Add(rejection.JobId))
                 return false;
-            WriteDurably(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), payload);
-            return true;
+            pending = Write(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), payload);
         }
+
+        return Wait(CommitAsync(pending));
     }
 
     public bool TryGet(string jobId, out SignedReceipt? receipt)
@@ -260,15 +270,17 @@ public sealed class ReceiptLog : IDisposable
     public bool MarkAcked(string jobId)
     {
         byte[] payload = AckPayload(jobId);
+        PendingRecord pending;
         lock (_gate)
         {
             if (!_byJob.ContainsKey(jobId))
                 return false;
             if (_acked.Contains(jobId) || !_pendingAcks.Add(jobId))
                 return true;
-            WriteDurably(new PendingRecord(LogRecordKind.Ack, jobId, null, null), payload);
-            return true;
+            pending = Write(new PendingRecord(LogRecordKind.Ack, jobId, null, null), payload);
         }
+
+        return Wait(CommitAsync(pending));
     }
 
     public void Dispose()
@@ -277,17 +289,30 @@ public sealed class ReceiptLog : IDisposable
         _lock.Dispose();
     }
 
+    private static bool Wait(ValueTask<bool> commit) => commit.IsCompletedSuccessfully ? commit.Result : commit.AsTask().GetAwaiter().GetResult();
+
     /// <summary>
-    /// Writes the record at the end of the file and returns once an fsync covers it. Called holding <see cref="_gate"/>,
-    /// which is released while the group's fsync runs and held again on return.
+    /// Writes the record at the end of the file; called holding <see cref="_gate"/>. The record then waits in
+    /// <see cref="_pending"/> for the group fsync that makes it durable (<see cref="CommitAsync"/>).
     /// </summary>
-    /// <exception cref="ReceiptLogException">The record is not durable (it is not in the file, nor visible here).</exception>
-    private void WriteDurably(PendingRecord pending, byte[] payload)
+    /// <exception cref="ReceiptLogException">Nothing was written (the log is broken, the record too big, or the write failed).</exception>
+    private PendingRecord Write(PendingRecord pending, byte[] payload)
     {
-        pending.Start = _length;
         try
         {
-            Write(pending.Kind, payload);
+            if (_broken)
+            {
+                throw new ReceiptLogException(ReceiptLogFailure.Broken,
+                    $"an earlier write to {_path} failed and could not be undone; restart the node so the log is recovered");
+            }
+
+            if (payload.Length > LogRecord.MaxPayload)
+            {
+                throw new ReceiptLogException(ReceiptLogFailure.Io,
+                    $"a {pending.Kind} record of {payload.Length} bytes is over the {LogRecord.MaxPayload}-byte limit; shorten its strings");
+            }
+
+            WriteRecord(pending.Kind, payload);
         }
         catch
         {
@@ -295,34 +320,14 @@ public sealed class ReceiptLog : IDisposable
             throw;
         }
 
+        pending.Start = _length - LogRecord.SizeOf(payload.Length);
         pending.End = _length;
         _pending.Add(pending);
-        while (pending.Outcome == PendingOutcome.Waiting)
-        {
-            if (_syncing)
-                Monitor.Wait(_gate);
-            else
-                SyncGroup();
-        }
-
-        if (pending.Outcome == PendingOutcome.Failed)
-            throw pending.Failure!;
+        return pending;
     }
 
-    private void Write(LogRecordKind kind, byte[] payload)
+    private void WriteRecord(LogRecordKind kind, byte[] payload)
     {
-        if (_broken)
-        {
-            throw new ReceiptLogException(ReceiptLogFailure.Broken,
-                $"an earlier write to {_path} failed and could not be undone; restart the node so the log is recovered");
-        }
-
-        if (payload.Length > LogRecord.MaxPayload)
-        {
-            throw new ReceiptLogException(ReceiptLogFailure.Io,
-                $"a {kind} record of {payload.Length} bytes is over the {LogRecord.MaxPayload}-byte limit; shorten its strings");
-        }
-
         byte[] record = ArrayPool<byte>.Shared.Rent(LogRecord.SizeOf(payload.Length));
         try
         {
@@ -344,14 +349,49 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
-    /// <summary>One fsync for every record written so far; the caller holds <see cref="_gate"/> and holds it again on return.</summary>
-    private void SyncGroup()
+    /// <summary>
+    /// Makes a written record durable. With no fsync running, this caller runs one now, for its record and every
+    /// other written so far, and returns when it is done: a lone append pays one fsync and no thread switch. With one
+    /// running, the record waits for the next, which runs on a pool thread as soon as the current one ends; the
+    /// caller waits on a task, holding no thread.
+    /// </summary>
+    private ValueTask<bool> CommitAsync(PendingRecord pending)
     {
-        _syncing = true;
-        _groupSyncs++;
-        long covered = _length;
+        lock (_gate)
+        {
+            if (_syncing)
+                return new ValueTask<bool>(pending.Completion.Task);
+            _syncing = true;
+        }
+
+        if (SyncGroup())
+            ThreadPool.UnsafeQueueUserWorkItem(static log => log.SyncUntilNoneWaiting(), this, preferLocal: false);
+        return pending.Outcome == PendingOutcome.Durable
+            ? ValueTask.FromResult(true)
+            : ValueTask.FromException<bool>(pending.Failure!);
+    }
+
+    private void SyncUntilNoneWaiting()
+    {
+        while (SyncGroup())
+        {
+        }
+    }
+
+    /// <summary>
+    /// One fsync for every record written so far, then their outcomes. Runs with <see cref="_syncing"/> set, outside
+    /// the lock; true when records written meanwhile wait for another round (<see cref="_syncing"/> stays set).
+    /// </summary>
+    private bool SyncGroup()
+    {
+        long covered;
+        lock (_gate)
+        {
+            covered = _length;
+            _groupSyncs++;
+        }
+
         IOException? failure = null;
-        Monitor.Exit(_gate);
         try
         {
             BeforeGroupSync?.Invoke();
@@ -361,40 +401,54 @@ public sealed class ReceiptLog : IDisposable
         {
             failure = e;
         }
-        finally
-        {
-            Monitor.Enter(_gate);
-            _syncing = false;
-        }
 
-        if (failure is null)
+        List<PendingRecord> settled = [];
+        bool more;
+        lock (_gate)
         {
-            // Records written after the fsync began wait for the next one.
-            int done = 0;
-            while (done < _pending.Count && _pending[done].End <= covered)
-                Publish(_pending[done++]);
-            _pending.RemoveRange(0, done);
-        }
-        else
-        {
-            // What the kernel could not sync cannot be trusted to be in the file: cut back to the end of the last
-            // durable record and fail every record after it, the ones written during the fsync included.
-            long durable = _pending.Count > 0 ? _pending[0].Start : _length;
-            CutBackTo(durable);
-            _length = durable;
-            var error = new ReceiptLogException(ReceiptLogFailure.Io,
-                $"fsync of {_path} failed ({failure.Message}); the records it covered are not durable, do not deliver them; check the state_dir disk", failure);
-            foreach (PendingRecord pending in _pending)
+            if (failure is null)
             {
-                pending.Failure = error;
-                pending.Outcome = PendingOutcome.Failed;
-                Forget(pending);
+                // Records written after the fsync began wait for the next one.
+                while (settled.Count < _pending.Count && _pending[settled.Count].End <= covered)
+                    settled.Add(_pending[settled.Count]);
+                _pending.RemoveRange(0, settled.Count);
+                foreach (PendingRecord pending in settled)
+                    Publish(pending);
+            }
+            else
+            {
+                // What the kernel could not sync cannot be trusted to be in the file: cut back to the end of the last
+                // durable record and fail every record after it, the ones written during the fsync included.
+                long durable = _pending.Count > 0 ? _pending[0].Start : _length;
+                CutBackTo(durable);
+                _length = durable;
+                var error = new ReceiptLogException(ReceiptLogFailure.Io,
+                    $"fsync of {_path} failed ({failure.Message}); the records it covered are not durable, do not deliver them; check the state_dir disk", failure);
+                foreach (PendingRecord pending in _pending)
+                {
+                    pending.Failure = error;
+                    pending.Outcome = PendingOutcome.Failed;
+                    Forget(pending);
+                }
+
+                settled.AddRange(_pending);
+                _pending.Clear();
             }
 
-            _pending.Clear();
+            more = _pending.Count > 0;
+            _syncing = more;
         }
 
-        Monitor.PulseAll(_gate);
+        // Outside the lock; continuations go to the pool (RunContinuationsAsynchronously), not onto this thread.
+        foreach (PendingRecord pending in settled)
+        {
+            if (pending.Outcome == PendingOutcome.Durable)
+                pending.Completion.TrySetResult(true);
+            else
+                pending.Completion.TrySetException(pending.Failure!);
+        }
+
+        return more;
     }
 
     private void CutBackTo(long length)
@@ -645,5 +699,8 @@ public sealed class ReceiptLog : IDisposable
         public PendingOutcome Outcome { get; set; }
 
         public ReceiptLogException? Failure { get; set; }
+
+        /// <summary>What a caller whose record rides on another's fsync awaits.</summary>
+        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

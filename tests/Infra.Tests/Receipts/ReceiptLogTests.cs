@@ -288,10 +288,19 @@ public class ReceiptLogTests
 
         Assert.False(log.TryGet("a", out _));
         Assert.Empty(log.All);
-        Assert.False(log.TryAppend(Sign("a"))); // written once already, fsync or not
+        Assert.False(await log.TryAppendAsync(Sign("a"))); // written once already, fsync or not
+
+        // A second append while the fsync runs is written and waits for the next round on a task, not a thread.
+        ValueTask<bool> second = log.TryAppendAsync(Sign("b"));
+        Assert.False(second.IsCompleted);
+        Assert.Equal(2, log.Waiting);
         release.Set();
         Assert.True(await first.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(await second.AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.True(log.TryGet("a", out _));
+        Assert.True(log.TryGet("b", out _));
+        Assert.Equal(2, log.GroupSyncs);
+        Assert.Equal(0, log.Waiting);
     }
 
     [Fact]
