@@ -241,7 +241,7 @@ internal sealed class Options
 
     public int StdioWarmup { get; private set; } = 3;
 
-    public int RestRounds { get; private set; } = 50;
+    public int RestRounds { get; private set; } = 500;
 
     public int RestWarmup { get; private set; } = 5;
 
