@@ -283,7 +283,7 @@ public sealed class JobPipeline : IAsyncDisposable
 
         (RestContainer container, _) = await _warm.GetAsync(model.Key, spec, manifest.Port, cancellationToken).ConfigureAwait(false);
         record.MoveTo(JobState.Running);
-        CgroupUsage? before = TryUsage(container);
+        long? cpuBefore = TryCpuMicros(container); // peak and OOM count are read once, after
         byte[] answer;
         try
         {
@@ -301,8 +301,8 @@ public sealed class JobPipeline : IAsyncDisposable
         }
 
         CgroupUsage? after = TryUsage(container);
-        if (before is not null && after is not null)
-            outcome.Usage = after with { CpuMicros = after.CpuMicros - before.CpuMicros };
+        if (cpuBefore is not null && after is not null)
+            outcome.Usage = after with { CpuMicros = after.CpuMicros - cpuBefore.Value };
         ExtractedOutput restOutput = new(answer, answer);
         ValidationResult check = outputSchema.Kind == SchemaKind.Text
             ? OutputExtractor.TryExtractRest(Wrap(answer), outputSchema.Kind, out restOutput)
@@ -490,14 +490,27 @@ public sealed class JobPipeline : IAsyncDisposable
         return body;
     }
 
+    private static long? TryCpuMicros(RestContainer container)
+    {
+        try
+        {
+            return container.Cgroup is { } cgroup ? CgroupLiveUsage.ReadCpuMicros(cgroup) : null;
+        }
+        catch (Exception e) when (e is IOException or Errors.InfraException)
+        {
+            return null;
+        }
+    }
+
     private static CgroupUsage? TryUsage(RestContainer container)
     {
         try
         {
             return container.Cgroup?.ReadUsage();
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or Errors.InfraException)
         {
+            // A cgroup that went away with a dying container: the receipt says 0, the job's outcome stands.
             return null;
         }
     }
