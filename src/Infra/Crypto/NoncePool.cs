@@ -53,6 +53,9 @@ internal sealed class NoncePool : IDisposable
     /// <summary>The refiller, once started; tests watch it stop.</summary>
     internal Thread? Refiller => _refiller;
 
+    /// <summary>The refiller's kernel thread id once it runs (0 before): tests read its scheduling policy from /proc.</summary>
+    internal int RefillerThreadId { get; private set; }
+
     /// <summary>Starts the background refiller; it fills the pool at once, then whenever it falls below half. Idempotent.</summary>
     public void StartRefilling()
     {
@@ -136,6 +139,7 @@ internal sealed class NoncePool : IDisposable
         // Thread.Priority is not applied on Linux; SCHED_IDLE is, and any thread may lower itself to it. Refilling
         // then takes only CPU time that jobs and requests leave idle. A refusal (seccomp) leaves normal priority.
         _ = Libc.SchedSetscheduler(0, Libc.SchedIdle, 0);
+        RefillerThreadId = Libc.GetTid();
         try
         {
             while (WaitUntilBelowLowWater())
@@ -198,7 +202,6 @@ internal sealed class NoncePool : IDisposable
             BinaryPrimitives.WriteInt64BigEndian(seed[^sizeof(long)..], Interlocked.Increment(ref _counter));
             using var generator = new RFC6979HMACSHA256();
             generator.Initialize(seed);
-            seed.Clear();
             while (true)
             {
                 // As in RFC 6979 3.2.h: a candidate that is zero or not below n is skipped, as is an unusable R.

@@ -13,4 +13,8 @@ internal static partial class Libc
     /// </summary>
     [LibraryImport("libc.so.6", EntryPoint = "sched_setscheduler", SetLastError = true)]
     public static partial int SchedSetscheduler(int pid, int policy, in int priority);
+
+    /// <summary>gettid(2): the calling thread's kernel id, its folder under /proc/self/task.</summary>
+    [LibraryImport("libc.so.6", EntryPoint = "gettid")]
+    public static partial int GetTid();
 }
