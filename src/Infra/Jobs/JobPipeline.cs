@@ -490,28 +490,20 @@ public sealed class JobPipeline : IAsyncDisposable
         return body;
     }
 
-    private static long? TryCpuMicros(RestContainer container)
-    {
-        try
-        {
-            return container.Cgroup is { } cgroup ? CgroupLiveUsage.ReadCpuMicros(cgroup) : null;
-        }
-        catch (Exception e) when (e is IOException or Errors.InfraException)
-        {
-            return null;
-        }
-    }
+    private static long? TryCpuMicros(RestContainer container) => ReadCgroup<long?>(container, CgroupLiveUsage.ReadCpuMicros);
 
-    private static CgroupUsage? TryUsage(RestContainer container)
+    private static CgroupUsage? TryUsage(RestContainer container) => ReadCgroup<CgroupUsage?>(container, cgroup => cgroup.ReadUsage());
+
+    private static T? ReadCgroup<T>(RestContainer container, Func<ContainerCgroup, T?> read)
     {
         try
         {
-            return container.Cgroup?.ReadUsage();
+            return container.Cgroup is { } cgroup ? read(cgroup) : default;
         }
         catch (Exception e) when (e is IOException or Errors.InfraException)
         {
             // A cgroup that went away with a dying container: the receipt says 0, the job's outcome stands.
-            return null;
+            return default;
         }
     }
 

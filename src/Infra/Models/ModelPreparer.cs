@@ -55,13 +55,17 @@ public sealed class ModelPreparer(BundleCache cache, EngineClient engine, HttpBu
         if (!ContentAddress.TryParse(modelHash, out ContentAddress? address, out _))
             return false;
         string key = address!.ToString();
-        if (!_confirmed.TryGetValue(key, out Confirmed? known) || Stopwatch.GetElapsedTime(known.At) >= ReconfirmAfter)
+        // Asked before the cache, whose lookup counts as a use of the bundle.
+        if (!_confirmed.ContainsKey(key) || cache.TryGet(key, out CacheEntry? entry) is not { } cached || !IsConfirmed(key, cached, entry!, out Confirmed? known))
             return false;
-        if (cache.TryGet(key, out CacheEntry? entry) is not { } cached || known.Folder != cached || known.Image.ImageId != entry!.ImageId)
-            return false;
-        model = new PreparedModel(key, known.Bundle, known.Image, CacheHit: true, TimeSpan.Zero);
+        model = new PreparedModel(key, known!.Bundle, known.Image, CacheHit: true, TimeSpan.Zero);
         return true;
     }
+
+    /// <summary>Whether the cached bundle in <paramref name="folder"/> and its image are the ones confirmed, recently enough.</summary>
+    private bool IsConfirmed(string key, string folder, CacheEntry entry, out Confirmed? known) =>
+        _confirmed.TryGetValue(key, out known) && known.Folder == folder && known.Image.ImageId == entry.ImageId
+        && Stopwatch.GetElapsedTime(known.At) < ReconfirmAfter;
 
     public async Task<PreparedModel> PrepareAsync(string modelHash, IReadOnlyList<Uri> sources, IProgress<PrepareProgress>? progress, CancellationToken cancellationToken)
     {
@@ -73,11 +77,10 @@ public sealed class ModelPreparer(BundleCache cache, EngineClient engine, HttpBu
         progress?.Report(new PrepareProgress(PreparePhase.CacheLookup, 0, null, 0, 0));
         if (cache.TryGet(key, out CacheEntry? entry) is { } cached)
         {
-            if (_confirmed.TryGetValue(key, out Confirmed? known) && known.Folder == cached && known.Image.ImageId == entry!.ImageId
-                && Stopwatch.GetElapsedTime(known.At) < ReconfirmAfter)
+            if (IsConfirmed(key, cached, entry!, out Confirmed? known))
             {
                 progress?.Report(new PrepareProgress(PreparePhase.Ready, 0, null, 0, 0));
-                return new PreparedModel(key, known.Bundle, known.Image, CacheHit: true, clock.Elapsed);
+                return new PreparedModel(key, known!.Bundle, known.Image, CacheHit: true, clock.Elapsed);
             }
 
             ValidatedBundle bundle = BundleLayout.Validate(cached, checkImageArchive: false);

@@ -93,9 +93,8 @@ public sealed class ReceiptLog : IDisposable
     private readonly HashSet<string> _rejected = new(StringComparer.Ordinal);
     private readonly HashSet<string> _acked = new(StringComparer.Ordinal);
     private readonly List<PendingRecord> _pending = [];
-    private readonly HashSet<string> _pendingReceipts = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _pendingRejections = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _pendingAcks = new(StringComparer.Ordinal);
+    // What _pending holds, by kind and job: a second record of either is refused while the first waits for its fsync.
+    private readonly HashSet<(LogRecordKind Kind, string JobId)> _pendingKeys = [];
     private long _length;
     private bool _syncing;
     private int _groupSyncs;
@@ -215,34 +214,12 @@ public sealed class ReceiptLog : IDisposable
     /// Appends; completes once the record is durable (false, and nothing written, when the job already has a receipt).
     /// A caller whose record rides on another's fsync waits without holding a thread.
     /// </summary>
-    public ValueTask<bool> TryAppendAsync(SignedReceipt receipt)
-    {
-        byte[] payload = receipt.ToJson();
-        PendingRecord pending;
-        lock (_gate)
-        {
-            if (_byJob.ContainsKey(receipt.JobId) || !_pendingReceipts.Add(receipt.JobId))
-                return ValueTask.FromResult(false);
-            pending = Write(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), payload);
-        }
-
-        return CommitAsync(pending);
-    }
+    public ValueTask<bool> TryAppendAsync(SignedReceipt receipt) =>
+        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), receipt.ToJson());
 
     /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
-    public bool TryAppend(SignedRejection rejection)
-    {
-        byte[] payload = rejection.ToJson();
-        PendingRecord pending;
-        lock (_gate)
-        {
-            if (_rejected.Contains(rejection.JobId) || !_pendingRejections.Add(rejection.JobId))
-                return false;
-            pending = Write(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), payload);
-        }
-
-        return Wait(CommitAsync(pending));
-    }
+    public bool TryAppend(SignedRejection rejection) =>
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), rejection.ToJson()));
 
     public bool TryGet(string jobId, out SignedReceipt? receipt)
     {
@@ -269,18 +246,15 @@ public sealed class ReceiptLog : IDisposable
     /// </summary>
     public bool MarkAcked(string jobId)
     {
-        byte[] payload = AckPayload(jobId);
-        PendingRecord pending;
         lock (_gate)
         {
             if (!_byJob.ContainsKey(jobId))
                 return false;
-            if (_acked.Contains(jobId) || !_pendingAcks.Add(jobId))
-                return true;
-            pending = Write(new PendingRecord(LogRecordKind.Ack, jobId, null, null), payload);
         }
 
-        return Wait(CommitAsync(pending));
+        // False from the append means acked already (or waiting for its fsync): nothing more to write.
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId, null, null), AckPayload(jobId)));
+        return true;
     }
 
     public void Dispose()
@@ -291,13 +265,33 @@ public sealed class ReceiptLog : IDisposable
 
     private static bool Wait(ValueTask<bool> commit) => commit.IsCompletedSuccessfully ? commit.Result : commit.AsTask().GetAwaiter().GetResult();
 
+    /// <summary>Writes the record unless its job already has one of its kind, then makes it durable (<see cref="CommitAsync"/>).</summary>
+    private ValueTask<bool> AppendAsync(PendingRecord pending, byte[] payload)
+    {
+        lock (_gate)
+        {
+            bool logged = pending.Kind switch
+            {
+                LogRecordKind.Receipt => _byJob.ContainsKey(pending.JobId),
+                LogRecordKind.Rejection => _rejected.Contains(pending.JobId),
+                _ => _acked.Contains(pending.JobId),
+            };
+            if (logged || !_pendingKeys.Add((pending.Kind, pending.JobId)))
+                return ValueTask.FromResult(false);
+            Write(pending, payload);
+        }
+
+        return CommitAsync(pending);
+    }
+
     /// <summary>
     /// Writes the record at the end of the file; called holding <see cref="_gate"/>. The record then waits in
     /// <see cref="_pending"/> for the group fsync that makes it durable (<see cref="CommitAsync"/>).
     /// </summary>
     /// <exception cref="ReceiptLogException">Nothing was written (the log is broken, the record too big, or the write failed).</exception>
-    private PendingRecord Write(PendingRecord pending, byte[] payload)
+    private void Write(PendingRecord pending, byte[] payload)
     {
+        pending.Start = _length;
         try
         {
             if (_broken)
@@ -320,10 +314,8 @@ public sealed class ReceiptLog : IDisposable
             throw;
         }
 
-        pending.Start = _length - LogRecord.SizeOf(payload.Length);
         pending.End = _length;
         _pending.Add(pending);
-        return pending;
     }
 
     private void WriteRecord(LogRecordKind kind, byte[] payload)
@@ -486,16 +478,7 @@ public sealed class ReceiptLog : IDisposable
         pending.Outcome = PendingOutcome.Durable;
     }
 
-    private void Forget(PendingRecord pending)
-    {
-        HashSet<string> set = pending.Kind switch
-        {
-            LogRecordKind.Receipt => _pendingReceipts,
-            LogRecordKind.Rejection => _pendingRejections,
-            _ => _pendingAcks,
-        };
-        set.Remove(pending.JobId);
-    }
+    private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
 
     private static byte[] AckPayload(string jobId)
     {
