@@ -83,12 +83,7 @@ public sealed class MeshAgentTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromMilliseconds(HeartbeatMs * 5.2));
         long[] at = (await _scheduler.EventsAsync()).Where(e => e.Kind == "heartbeat" && e.Node == node).Select(e => e.AtMs).ToArray();
         Assert.True(at.Length >= 5, $"only {at.Length} heartbeats in 5 intervals");
-        double[] gaps = at.Zip(at.Skip(1), (a, b) => (double)(b - a)).ToArray();
-        // The median, not the mean: a tick the loaded test host runs late skews the mean of a few gaps when it is
-        // the last one, and the schedule it keeps is what is under test.
-        Assert.InRange(gaps.Order().ElementAt(gaps.Length / 2), HeartbeatMs * 0.9, HeartbeatMs * 1.1);
-        // The timer keeps a fixed schedule, so one late tick is followed by a short one; a missed beat is the failure.
-        Assert.All(gaps, g => Assert.InRange(g, 0, HeartbeatMs * 2.0));
+        double[] gaps = HeartbeatSchedule.AssertKept(at, HeartbeatMs);
         Console.WriteLine($"mesh e2e: heartbeat gaps {string.Join(", ", gaps)} ms");
 
         // `infra status` reads the link over the control plane: connected, and to which scheduler.

@@ -86,12 +86,8 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
         await Task.Delay(TimeSpan.FromMilliseconds(HeartbeatMs * 6.2));
         long[] at = (await _scheduler.EventsAsync()).Where(e => e.Kind == "heartbeat").Select(e => e.AtMs).ToArray();
         Assert.True(at.Length >= 6, $"only {at.Length} heartbeats in 6 intervals");
-        double[] gaps = at.Zip(at.Skip(1), (a, b) => (double)(b - a)).ToArray();
-        double mean = gaps.Average();
-        Assert.InRange(mean, HeartbeatMs * 0.9, HeartbeatMs * 1.1);
-        Console.WriteLine($"mesh: heartbeat gaps {string.Join(", ", gaps)} ms (mean {mean:F0})");
-        // The timer keeps a fixed schedule, so one late tick is followed by a short one; a missed beat is the failure.
-        Assert.All(gaps, g => Assert.InRange(g, 0, HeartbeatMs * 2.0));
+        double[] gaps = HeartbeatSchedule.AssertKept(at, HeartbeatMs);
+        Console.WriteLine($"mesh: heartbeat gaps {string.Join(", ", gaps)} ms");
         // The other side of a tight silence limit: a scheduler that pings every interval is never dropped.
         SeenEvent[] seen = await _scheduler.EventsAsync();
         string notes = string.Join(" | ", _notes);
