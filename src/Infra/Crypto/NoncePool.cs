@@ -68,7 +68,6 @@ internal sealed class NoncePool : IDisposable
             {
                 IsBackground = true,
                 Name = "nonce refiller",
-                Priority = ThreadPriority.Lowest,
             };
             _refiller.Start();
         }
@@ -136,14 +135,15 @@ internal sealed class NoncePool : IDisposable
 
     private void RefillUntilDisposed()
     {
-        // Thread.Priority is not applied on Linux; SCHED_IDLE is, and any thread may lower itself to it. Refilling
-        // then takes only CPU time that jobs and requests leave idle. A refusal (seccomp) leaves normal priority.
-        _ = Libc.SchedSetscheduler(0, Libc.SchedIdle, 0);
         RefillerThreadId = Libc.GetTid();
         try
         {
             while (WaitUntilBelowLowWater())
             {
+                // Thread.Priority is not applied on Linux (and setting it raced with this: the starting thread could
+                // reset the policy after the refiller had lowered it); SCHED_IDLE is, and any thread may lower itself
+                // to it. Set before every round, so nothing that resets it lasts. A refusal (seccomp) leaves normal priority.
+                _ = Libc.SchedSetscheduler(0, Libc.SchedIdle, 0);
                 while (HasRoom())
                     TryAdd(Compute());
             }
