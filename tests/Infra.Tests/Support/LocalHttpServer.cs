@@ -40,7 +40,8 @@ public sealed class LocalHttpServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: Stop then Close unregisters the port twice, and the managed listener's second
+        // unregistration binds the port anew to look it up, which fails when another test has taken it.
         _listener.Close();
         try
         {
