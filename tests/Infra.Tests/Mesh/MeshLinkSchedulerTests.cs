@@ -114,6 +114,10 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     {
         StartLink();
         await _scheduler.WaitForAsync(e => e.Kind == "heartbeat", TimeSpan.FromSeconds(10), "a heartbeat");
+        // A first job pays this test host's JIT for the whole intake path (the shipped node is native AOT, with no
+        // warm-up to pay); CI saw 824 ms for it once under a loaded run. The 300 ms rule is judged on the next job.
+        await _scheduler.PostAsync("/admin/jobs", Job("job-a0"));
+        await _scheduler.WaitForAsync(e => e.Kind == "ack" && e.JobId == "job-a0", TimeSpan.FromSeconds(5), "the warm-up job's ack");
         await _scheduler.PostAsync("/admin/jobs", Job("job-a1"));
         SeenEvent ack = await _scheduler.WaitForAsync(e => e.Kind == "ack" && e.JobId == "job-a1", TimeSpan.FromSeconds(5), "the ack");
         Assert.NotNull(ack.LatencyMs);
