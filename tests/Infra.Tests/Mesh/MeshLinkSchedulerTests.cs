@@ -100,7 +100,9 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
         Assert.Equal(MeshLinkState.Connected, snapshot.MeshState);
         Assert.Equal("512 INFRA", snapshot.Stake);
         Assert.NotNull(snapshot.HeartbeatAge);
-        Assert.True(snapshot.HeartbeatAge < TimeSpan.FromMilliseconds(HeartbeatMs * 1.5));
+        // Fresh means no beat missed, the same bar as HeartbeatSchedule.AssertKept: a beat half an interval late
+        // on a loaded host is still a kept schedule.
+        Assert.True(snapshot.HeartbeatAge < TimeSpan.FromMilliseconds(HeartbeatMs * 2), $"the last heartbeat is {snapshot.HeartbeatAge} old");
 
         // Connected for > 2 s with no job: flagged; a job clears it.
         Assert.True(snapshot.IdleWithoutJobs);
