@@ -490,17 +490,17 @@ public sealed class JobPipeline : IAsyncDisposable
         return body;
     }
 
-    private static long? TryCpuMicros(RestContainer container) => ReadCgroup<long?>(container, CgroupLiveUsage.ReadCpuMicros);
+    private static long? TryCpuMicros(RestContainer container) => ReadCgroup(container, static c => c.ReadCpuMicros());
 
-    private static CgroupUsage? TryUsage(RestContainer container) => ReadCgroup<CgroupUsage?>(container, cgroup => cgroup.ReadUsage());
+    private static CgroupUsage? TryUsage(RestContainer container) => ReadCgroup(container, static c => c.ReadUsage());
 
-    private static T? ReadCgroup<T>(RestContainer container, Func<ContainerCgroup, T?> read)
+    private static T? ReadCgroup<T>(RestContainer container, Func<RestContainer, T?> read)
     {
         try
         {
-            return container.Cgroup is { } cgroup ? read(cgroup) : default;
+            return read(container);
         }
-        catch (Exception e) when (e is IOException or Errors.InfraException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or Errors.InfraException)
         {
             // A cgroup that went away with a dying container: the receipt says 0, the job's outcome stands.
             return default;

@@ -2,6 +2,7 @@ using System.Text;
 using InfraMind.Node.Containers.Engine;
 using InfraMind.Node.Containers.Runs;
 using InfraMind.Node.Containers.Sandbox;
+using InfraMind.Node.Hardware;
 using InfraMind.Node.Tests.Support;
 
 namespace InfraMind.Node.Tests.Containers;
@@ -35,6 +36,52 @@ public class RestContainerTests
         string net = await InsideAsync(model);
         Assert.Contains("interfaces: lo;", net, StringComparison.Ordinal);
         Assert.Contains("connect: Network is unreachable", net, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines.Both), MemberType = typeof(Engines))]
+    public async Task A_warm_model_reads_its_usage_through_files_held_open_for_its_life(string engine)
+    {
+        await using EngineClient client = await Engines.ConnectAsync(engine);
+        var spec = new SandboxSpec(Engines.ProbeImage, $"rest-usage-{Guid.NewGuid():N}", EngineClientTests.TestNode, ResourceRequest.Default) { Command = ["serve", "9000"] };
+        RestContainer model = await RestContainer.StartAsync(new SandboxLauncher(client), spec, 9000, TimeSpan.FromSeconds(20), CancellationToken.None);
+        try
+        {
+            Assert.True(model.HoldsUsageFiles);
+            long before = model.ReadCpuMicros()!.Value;
+            for (int i = 0; i < 50; i++)
+                await model.InferAsync(Encoding.UTF8.GetBytes($"[{i}]"), CancellationToken.None);
+
+            // The held files give the same figures as reading the cgroup by path: CPU between two path reads, the
+            // same peak (nothing runs in between that could raise it) and the same OOM count.
+            CgroupUsage byPathBefore = model.Cgroup!.ReadUsage();
+            CgroupUsage held = model.ReadUsage()!;
+            CgroupUsage byPathAfter = model.Cgroup.ReadUsage();
+            Assert.InRange(held.CpuMicros, byPathBefore.CpuMicros, byPathAfter.CpuMicros);
+            Assert.True(held.CpuMicros > before, $"CPU {before} µs before 50 requests, {held.CpuMicros} µs after");
+            Assert.Equal(byPathAfter.PeakMemoryBytes, held.PeakMemoryBytes);
+            Assert.True(held.PeakMemoryBytes > 0);
+            Assert.Equal(byPathAfter.OomKills, held.OomKills);
+            Assert.Equal(byPathAfter.OomKillsCounted, held.OomKillsCounted);
+
+            // Removed behind the node's back, the cgroup's files fail to read instead of giving stale figures.
+            await client.RemoveContainerAsync(model.Id, CancellationToken.None);
+            await Assert.ThrowsAnyAsync<IOException>(async () =>
+            {
+                // The engine removes the cgroup just after the container; give it a moment.
+                for (int i = 0; i < 100; i++)
+                {
+                    model.ReadCpuMicros();
+                    await Task.Delay(50);
+                }
+            });
+        }
+        finally
+        {
+            await model.DisposeAsync();
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => model.ReadUsage());
     }
 
     [Theory]

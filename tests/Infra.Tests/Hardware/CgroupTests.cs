@@ -746,4 +746,79 @@ public sealed class CgroupTests : IDisposable
         Assert.True(usage.CpuMicros > 0, $"{cgroup}: {usage}");
         Assert.True(usage.OomKills >= 0);
     }
+
+    [Fact]
+    public void Usage_files_held_open_read_what_the_path_reader_reads_and_follow_new_values_v1()
+    {
+        DockerCgroupfsV1();
+        ContainerCgroup cgroup = Locate();
+        using CgroupUsageFiles files = CgroupUsageFiles.TryOpen(cgroup)!;
+        Assert.Equal(cgroup.ReadUsage(), files.ReadUsage());
+        Assert.Equal(2500000, files.ReadCpuMicros());
+
+        // Rewritten in place, as the kernel produces its files per read: the held handles see the new figures.
+        Write($"cpu,cpuacct{DockerV1}/cpuacct.usage", "7000000000\n");
+        Write($"memory{DockerV1}/memory.max_usage_in_bytes", "987654321\n");
+        Write($"memory{DockerV1}/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n");
+        CgroupUsage usage = files.ReadUsage();
+        Assert.Equal(new CgroupUsage(7000000, 987654321, 5), usage);
+        Assert.True(usage.OomKillsCounted);
+        Assert.Equal(cgroup.ReadUsage(), usage);
+    }
+
+    [Fact]
+    public void Usage_files_held_open_read_what_the_path_reader_reads_v2_and_an_old_kernel()
+    {
+        UnifiedV2(SystemdScope);
+        ContainerCgroup cgroup = Locate();
+        using (CgroupUsageFiles files = CgroupUsageFiles.TryOpen(cgroup)!)
+        {
+            Assert.Equal(new CgroupUsage(7777, 99999, 1), files.ReadUsage());
+            Assert.Equal(7777, files.ReadCpuMicros());
+        }
+
+        // No memory.peak (before 5.19) and no oom_kill line (before 4.13): unknown, as the path reader says.
+        File.Delete(Dir(SystemdScope + "/memory.peak"));
+        Write($"{SystemdScope}/memory.events", "low 0\nhigh 0\nmax 0\noom 0\n");
+        using (CgroupUsageFiles files = CgroupUsageFiles.TryOpen(cgroup)!)
+        {
+            CgroupUsage usage = files.ReadUsage();
+            Assert.Equal(cgroup.ReadUsage(), usage);
+            Assert.Null(usage.PeakMemoryBytes);
+            Assert.False(usage.OomKillsCounted);
+        }
+    }
+
+    [Fact]
+    public void Usage_files_are_not_held_when_a_required_one_is_missing_and_bad_content_fails_like_the_path_reader()
+    {
+        DockerCgroupfsV1();
+        ContainerCgroup cgroup = Locate();
+        File.Delete(Dir($"memory{DockerV1}/memory.max_usage_in_bytes"));
+        Assert.Null(CgroupUsageFiles.TryOpen(cgroup)); // the caller reads by path, which names the missing file
+        Fails(() => cgroup.ReadUsage());
+
+        DockerCgroupfsV1();
+        File.Delete(Dir($"cpu,cpuacct{DockerV1}/cpuacct.usage"));
+        Assert.Null(CgroupUsageFiles.TryOpen(cgroup));
+
+        DockerCgroupfsV1();
+        using CgroupUsageFiles files = CgroupUsageFiles.TryOpen(cgroup)!;
+        Write($"cpu,cpuacct{DockerV1}/cpuacct.usage", "lots\n");
+        string held = Fails(() => files.ReadCpuMicros()).Message;
+        string byPath = Fails(() => cgroup.ReadUsage()).Message;
+        Assert.Equal(byPath, held);
+        Write($"cpu,cpuacct{DockerV1}/cpuacct.usage", new string('9', CgroupText.MaxFileBytes + 10));
+        Assert.Contains("is over 64 KiB", Fails(() => files.ReadUsage()).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Usage_files_read_after_dispose_fail_instead_of_reading_a_reused_descriptor()
+    {
+        DockerCgroupfsV1();
+        CgroupUsageFiles files = CgroupUsageFiles.TryOpen(Locate())!;
+        files.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => files.ReadCpuMicros());
+        Assert.Throws<ObjectDisposedException>(() => files.ReadUsage());
+    }
 }

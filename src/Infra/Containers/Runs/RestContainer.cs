@@ -20,6 +20,7 @@ public sealed class RestContainer : IAsyncDisposable
     private readonly int _pid;
     private readonly int _port;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CgroupUsageFiles? _usageFiles;
     private HttpConnection? _connection;
 
     private RestContainer(SandboxLauncher launcher, string id, string imageId, int pid, int port, ContainerCgroup? cgroup)
@@ -30,6 +31,7 @@ public sealed class RestContainer : IAsyncDisposable
         _pid = pid;
         _port = port;
         Cgroup = cgroup;
+        _usageFiles = cgroup is null ? null : CgroupUsageFiles.TryOpen(cgroup);
     }
 
     public string Id { get; }
@@ -40,6 +42,20 @@ public sealed class RestContainer : IAsyncDisposable
     /// <summary>The container's cgroup, read and checked against the spec at start.</summary>
     public ContainerCgroup? Cgroup { get; }
 
+    /// <summary>True when the cgroup's usage files are held open for the container's life (the warm job's reads).</summary>
+    internal bool HoldsUsageFiles => _usageFiles is not null;
+
+    /// <summary>CPU time the container has used so far, in microseconds; null without a cgroup.</summary>
+    /// <exception cref="Errors.InfraException">(Runtime) a usage file is missing, unreadable or not in the kernel's format.</exception>
+    /// <exception cref="IOException">The cgroup went away with the container.</exception>
+    internal long? ReadCpuMicros() =>
+        _usageFiles is { } files ? files.ReadCpuMicros() : Cgroup is { } cgroup ? CgroupLiveUsage.ReadCpuMicros(cgroup) : null;
+
+    /// <summary>CPU time, peak memory and OOM kills so far, for the receipt; null without a cgroup.</summary>
+    /// <exception cref="Errors.InfraException">(Runtime) a usage file is missing, unreadable or not in the kernel's format.</exception>
+    /// <exception cref="IOException">The cgroup went away with the container.</exception>
+    internal CgroupUsage? ReadUsage() => _usageFiles is { } files ? files.ReadUsage() : Cgroup?.ReadUsage();
+
     /// <summary>
     /// Creates and starts the container, proves its limits, then waits until its port accepts a connection
     /// (at most <paramref name="readyTimeout"/>). A container that exits or never listens is removed.
@@ -49,6 +65,7 @@ public sealed class RestContainer : IAsyncDisposable
         EngineClient engine = launcher.Engine;
         ContainerCreateRequest request = spec.ToCreateRequest(stdin: false);
         string id = await launcher.CreateAsync(spec.ContainerName(request), request, cancellationToken).ConfigureAwait(false);
+        RestContainer? container = null;
         try
         {
             await engine.StartContainerAsync(id, cancellationToken).ConfigureAwait(false);
@@ -58,12 +75,13 @@ public sealed class RestContainer : IAsyncDisposable
             if (cgroup is null || pid <= 0)
                 throw new SandboxException(RunFailure.NonZeroExit, $"rest model container {id} exited at start; its logs say: {await TailLogsAsync(engine, id).ConfigureAwait(false)}");
 
-            var container = new RestContainer(launcher, id, started.Image ?? string.Empty, pid, port, cgroup);
+            container = new RestContainer(launcher, id, started.Image ?? string.Empty, pid, port, cgroup);
             await container.WaitUntilListeningAsync(readyTimeout, cancellationToken).ConfigureAwait(false);
             return container;
         }
         catch
         {
+            container?._usageFiles?.Dispose();
             await launcher.RemoveQuietlyAsync(id).ConfigureAwait(false);
             throw;
         }
@@ -106,6 +124,7 @@ public sealed class RestContainer : IAsyncDisposable
     {
         await DropConnectionAsync().ConfigureAwait(false);
         await _launcher.RemoveQuietlyAsync(Id).ConfigureAwait(false);
+        _usageFiles?.Dispose();
         _gate.Dispose();
     }
 
