@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using NBitcoin.Secp256k1;
 
 namespace InfraMind.Node.Crypto;
@@ -25,43 +26,57 @@ public static class EthSignature
     ];
 
     /// <summary>Recovers the address that signed <paramref name="digest"/>.</summary>
-    public static bool TryRecover(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, out Address signer, out SignatureError error)
+    public static bool TryRecover(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, out Address signer, out SignatureError error) =>
+        TryRecover(digest, signature, out signer, out _, out error);
+
+    /// <summary>
+    /// Recovers the address that signed <paramref name="digest"/> and the public key behind it, for a caller that
+    /// checks that signer's later signatures without recovery (<see cref="KnownSigners"/>).
+    /// </summary>
+    public static bool TryRecover(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, out Address signer, [NotNullWhen(true)] out ECPubKey? publicKey, out SignatureError error)
     {
         signer = default;
-        if (digest.Length != 32 || signature.Length != Size)
-        {
-            error = SignatureError.Length;
+        publicKey = null;
+        error = CheckForm(digest, signature);
+        if (error != SignatureError.None)
             return false;
-        }
 
-        byte v = signature[64];
-        if (v is not (27 or 28))
+        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(signature[..64], signature[64] - 27, out SecpRecoverableECDSASignature? recoverable)
+            || !ECPubKey.TryRecover(Context.Instance, recoverable!, digest, out publicKey))
         {
-            error = SignatureError.RecoveryByte;
-            return false;
-        }
-
-        if (signature.Slice(32, 32).SequenceCompareTo(HalfOrder) > 0)
-        {
-            error = SignatureError.HighS;
-            return false;
-        }
-
-        if (!SecpRecoverableECDSASignature.TryCreateFromCompact(signature[..64], v - 27, out SecpRecoverableECDSASignature? recoverable)
-            || !ECPubKey.TryRecover(Context.Instance, recoverable!, digest, out ECPubKey? publicKey))
-        {
+            publicKey = null;
             error = SignatureError.Unrecoverable;
             return false;
         }
 
-        Span<byte> uncompressed = stackalloc byte[NodeKey.UncompressedPublicKeySize];
-        publicKey!.WriteToSpan(compressed: false, uncompressed, out _);
-        signer = Address.FromPublicKey(uncompressed);
-        error = SignatureError.None;
+        signer = AddressOf(publicKey!);
         return true;
     }
 
     /// <summary>True when the signature is valid and recovers to <paramref name="expectedSigner"/>.</summary>
     public static bool Verify(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature, in Address expectedSigner) =>
         TryRecover(digest, signature, out Address signer, out _) && signer == expectedSigner;
+
+    /// <summary>
+    /// The checks on the form alone, before any curve arithmetic: a 32-byte digest, 65 bytes, v of 27 or 28, and
+    /// s at most n / 2. r and s in 1..n−1 are left to the arithmetic that reads them.
+    /// </summary>
+    internal static SignatureError CheckForm(ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
+    {
+        if (digest.Length != 32 || signature.Length != Size)
+            return SignatureError.Length;
+        if (signature[64] is not (27 or 28))
+            return SignatureError.RecoveryByte;
+        if (signature.Slice(32, 32).SequenceCompareTo(HalfOrder) > 0)
+            return SignatureError.HighS;
+        return SignatureError.None;
+    }
+
+    /// <summary>The Ethereum address of a public key.</summary>
+    internal static Address AddressOf(ECPubKey publicKey)
+    {
+        Span<byte> uncompressed = stackalloc byte[NodeKey.UncompressedPublicKeySize];
+        publicKey.WriteToSpan(compressed: false, uncompressed, out _);
+        return Address.FromPublicKey(uncompressed);
+    }
 }
