@@ -1,6 +1,7 @@
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Jobs.Intake;
 using InfraMind.Node.Tests.Support;
+using NBitcoin.Secp256k1;
 
 namespace InfraMind.Node.Tests.Jobs;
 
@@ -79,6 +80,74 @@ public sealed class JobVerifierTests : IDisposable
         _clock.Advance(TimeSpan.FromMinutes(10));
         Assert.True(replay.TryReserve("j3", InFive, out _));
         Assert.Equal(1, replay.Count);
+    }
+
+    [Fact]
+    public async Task Once_the_schedulers_key_is_learnt_good_jobs_skip_recovery_and_bad_ones_get_the_same_reason_and_message()
+    {
+        JobVerifier learning = Verifier();
+        learning.Verify(_trusted.Job(_self, jobId: "first", deadline: InFive), out _);
+        await learning.KnownSigners.WhenBuilt(_trusted.Scheduler);
+        Assert.True(learning.KnownSigners.IsLearnt(_trusted.Scheduler));
+
+        JobRequest good = _trusted.Job(_self, jobId: "second", deadline: InFive);
+        Hash32 goodHash = learning.JobHash(good);
+        Assert.True(learning.KnownSigners.TryVerify(goodHash, good.Signature, good.Scheduler));
+        learning.Verify(good, out _);
+
+        // A verifier whose key table is never built checks every job by recovery, as before.
+        var recovering = new JobVerifier(_trusted.Domain, _self, [_trusted.Scheduler], new ReplayGuard(_clock), _clock,
+            new KnownSigners([_trusted.Scheduler], new HeldTaskScheduler()));
+        int compared = 0;
+        foreach ((string what, JobRequest job) in BadJobs(good))
+        {
+            JobRejectedException expected = Assert.Throws<JobRejectedException>(() => recovering.Verify(job, out _));
+            JobRejectedException actual = Assert.Throws<JobRejectedException>(() => learning.Verify(job, out _));
+            Assert.True(expected.Reason == actual.Reason && expected.Message == actual.Message, $"{what}: {expected.Message} / {actual.Message}");
+            compared++;
+        }
+
+        Assert.Equal(14, compared);
+        Assert.False(recovering.KnownSigners.IsLearnt(_trusted.Scheduler));
+    }
+
+    [Fact]
+    public void An_untrusted_schedulers_key_is_not_learnt()
+    {
+        JobVerifier verifier = Verifier();
+        Assert.Equal(RejectReason.UntrustedSigner, Reason(verifier, _stranger.Job(_self, deadline: InFive)));
+        Assert.True(verifier.KnownSigners.WhenBuilt(_stranger.Scheduler).IsCompleted);
+        Assert.False(verifier.KnownSigners.IsLearnt(_stranger.Scheduler));
+    }
+
+    /// <summary>Jobs refused at each step, most of them forged or altered copies of <paramref name="good"/>.</summary>
+    private IEnumerable<(string What, JobRequest Job)> BadJobs(JobRequest good)
+    {
+        JobRequest Altered(Action<byte[]> change)
+        {
+            byte[] signature = (byte[])good.Signature.Clone();
+            change(signature);
+            return good with { Signature = signature };
+        }
+
+        yield return ("r changed", Altered(s => s[10] ^= 1));
+        yield return ("s changed", Altered(s => s[40] ^= 1));
+        yield return ("v flipped", Altered(s => s[64] ^= 27 ^ 28));
+        yield return ("high-s twin", Altered(s =>
+        {
+            s[64] ^= 27 ^ 28;
+            new Scalar(s.AsSpan(32, 32)).Negate().WriteToSpan(s.AsSpan(32, 32));
+        }));
+        yield return ("r zero", Altered(s => s.AsSpan(0, 32).Clear()));
+        yield return ("64 bytes", good with { Signature = good.Signature[..64] });
+        yield return ("no signature", good with { Signature = [] });
+        yield return ("input tampered", good with { Input = "tampered" });
+        yield return ("signed for another chain", _otherChain.Job(_self, jobId: "second", deadline: InFive));
+        yield return ("names another scheduler", good with { Scheduler = _stranger.Scheduler });
+        yield return ("a stranger's job naming the trusted scheduler", _stranger.Job(_self, jobId: "second", deadline: InFive) with { Scheduler = _trusted.Scheduler });
+        yield return ("a stranger's own job", _stranger.Job(_self, jobId: "second", deadline: InFive));
+        yield return ("for another node", _trusted.Job(_trusted.Scheduler, jobId: "elsewhere", deadline: InFive));
+        yield return ("past its deadline", _trusted.Job(_self, jobId: "late", deadline: (ulong)_clock.GetUtcNow().ToUnixTimeSeconds()));
     }
 
     private static RejectReason Reason(JobVerifier verifier, JobRequest job) =>
