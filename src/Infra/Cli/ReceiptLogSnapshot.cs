@@ -64,7 +64,8 @@ internal sealed record ReceiptLogSnapshot(
             }
         }
 
-        return new ReceiptLogSnapshot(directory, receipts, rejections, acked, data.Length - offset, bad);
+        // The zeros after the last record are the log's reserve (ReceiptLog.ReserveBytes), not unread records.
+        return new ReceiptLogSnapshot(directory, receipts, rejections, acked, Math.Max(0, LogRecord.EndOfContent(data) - offset), bad);
     }
 
     /// <summary>

@@ -59,6 +59,12 @@ public static class LogRecord
         return size;
     }
 
+    /// <summary>
+    /// The bytes of <paramref name="data"/> up to its last non-zero one: the receipt log's file is zero-filled after
+    /// its last record (<see cref="ReceiptLog.ReserveBytes"/>), and every record ends in its payload's closing brace.
+    /// </summary>
+    public static int EndOfContent(ReadOnlySpan<byte> data) => data.LastIndexOfAnyExcept((byte)0) + 1;
+
     /// <summary>Reads the record at the start of <paramref name="data"/>.</summary>
     public static LogRecordStatus TryRead(ReadOnlySpan<byte> data, out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size)
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using InfraMind.Node.Interop;
 using Microsoft.Win32.SafeHandles;
@@ -64,10 +65,17 @@ public sealed record RecoveryReport(
 /// file; receipts without one are redelivered after a restart.
 /// </summary>
 /// <remarks>
-/// Opening recovers: a record cut short or garbled at the end (a crash mid-write, or a power cut that left
-/// zeros) is dropped and the file truncated. Damage with good records after it is never dropped silently:
-/// the good records are kept, the damaged file is copied aside, and <see cref="Recovery"/> says so.
-/// One process owns the folder at a time (an exclusive lock on <c>receipts.lock</c>).
+/// Opening recovers: a record cut short or garbled at the end (a crash mid-write) is dropped and the file truncated.
+/// Damage with good records after it is never dropped silently: the good records are kept, the damaged file is
+/// copied aside, and <see cref="Recovery"/> says so. One process owns the folder at a time (an exclusive lock on
+/// <c>receipts.lock</c>).
+/// <para>
+/// The file keeps a zero-filled reserve after its last record (<see cref="ReserveBytes"/>, written ahead whenever a
+/// record no longer fits), and records are written into it: an overwrite of blocks already allocated and written is
+/// made durable by fdatasync alone, where an append also waits for a filesystem journal commit of the new size and
+/// blocks, which a busy host schedules late (bench/README.md, "receipt log reserve"). Zeros are never a record (a
+/// record's length is at least one), so readers stop there; a zero tail is free space, not damage.
+/// </para>
 /// <para>
 /// Appends commit as a group: each caller writes its record under the lock, then it is made durable by an fsync
 /// that began after the write. A caller that finds no fsync running runs one itself, with the lock released, for
@@ -82,6 +90,11 @@ public sealed class ReceiptLog : IDisposable
     public const string FileName = "receipts.log";
     public const string LockName = "receipts.lock";
 
+    /// <summary>How far ahead of the last record the file is zero-filled, once a record no longer fits.</summary>
+    public const int ReserveBytes = 1 << 20;
+
+    private static readonly byte[] Zeros = new byte[64 * 1024];
+
     private readonly Lock _gate = new();
     private readonly string _path;
     private readonly FileStream _lock;
@@ -95,7 +108,9 @@ public sealed class ReceiptLog : IDisposable
     private readonly List<PendingRecord> _pending = [];
     // What _pending holds, by kind and job: a second record of either is refused while the first waits for its fsync.
     private readonly HashSet<(LogRecordKind Kind, string JobId)> _pendingKeys = [];
+    // _length: the end of the last record; _reserved: the end of the zeros written after it (the file's length).
     private long _length;
+    private long _reserved;
     private bool _syncing;
     private int _groupSyncs;
     private bool _broken;
@@ -105,10 +120,11 @@ public sealed class ReceiptLog : IDisposable
         Directory = directory;
         _path = Path.Combine(directory, FileName);
         _lock = lockFile;
-        Recovery = Recover();
+        Recovery = Recover(out long end);
         _stream = OpenOwnerOnly(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         _file = _stream.SafeFileHandle;
-        _length = RandomAccess.GetLength(_file);
+        _length = end;
+        _reserved = Math.Max(end, RandomAccess.GetLength(_file));
         SyncDirectory();
     }
 
@@ -135,7 +151,7 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
-    /// <summary>Bytes in the log file.</summary>
+    /// <summary>Bytes of records in the log file (the file is longer by its zero-filled reserve).</summary>
     public long Length
     {
         get
@@ -324,6 +340,7 @@ public sealed class ReceiptLog : IDisposable
         try
         {
             int size = LogRecord.Write(kind, payload, record);
+            Reserve(size);
             RandomAccess.Write(_file, record.AsSpan(0, size), _length);
             _length += size;
         }
@@ -338,6 +355,30 @@ public sealed class ReceiptLog : IDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(record);
+        }
+    }
+
+    /// <summary>
+    /// Zero-fills the file ahead when a record of <paramref name="size"/> bytes would run past the reserve; the next
+    /// group sync makes the zeros and the new length durable with the record. A disk too full for the reserve
+    /// still takes the record, appended as without one.
+    /// </summary>
+    private void Reserve(int size)
+    {
+        if (_length + size <= _reserved)
+            return;
+        long from = Math.Max(_reserved, _length);
+        long to = _length + size + ReserveBytes;
+        try
+        {
+            for (long at = from; at < to; at += Zeros.Length)
+                RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - at)), at);
+            _reserved = to;
+        }
+        catch (IOException)
+        {
+            // Whatever zeros did land are reserve too: zeros are never read as a record.
+            _reserved = from;
         }
     }
 
@@ -387,7 +428,7 @@ public sealed class ReceiptLog : IDisposable
         try
         {
             BeforeGroupSync?.Invoke();
-            RandomAccess.FlushToDisk(_file);
+            DataSync();
         }
         catch (IOException e)
         {
@@ -443,11 +484,19 @@ public sealed class ReceiptLog : IDisposable
         return more;
     }
 
+    /// <summary>fdatasync: records written into the reserve change no metadata that reading them back needs.</summary>
+    private void DataSync()
+    {
+        if (Libc.Fdatasync(_file) != 0)
+            throw new IOException(Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+    }
+
     private void CutBackTo(long length)
     {
         try
         {
             RandomAccess.SetLength(_file, length);
+            _reserved = length;
             RandomAccess.FlushToDisk(_file);
         }
         catch (IOException)
@@ -514,24 +563,26 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>Reads the file, rebuilds the in-memory state and repairs what a crash or bad disk left.</summary>
-    private RecoveryReport Recover()
+    private RecoveryReport Recover(out long end)
     {
         byte[] data = File.Exists(_path) ? File.ReadAllBytes(_path) : [];
+        // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
+        int contentEnd = LogRecord.EndOfContent(data);
         var good = new List<(LogRecordKind Kind, int Offset, int Size)>();
         long tailDropped = 0, skipped = 0;
         int unreadable = 0, acks = 0;
         int offset = 0;
-        while (offset < data.Length)
+        while (offset < contentEnd)
         {
-            LogRecordStatus status = LogRecord.TryRead(data.AsSpan(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
+            LogRecordStatus status = LogRecord.TryRead(data.AsSpan(offset, contentEnd - offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
             if (status != LogRecordStatus.Ok)
             {
                 // Damage at the end (nothing valid after it) is a write the crash cut short; damage with
                 // valid records after it is the disk's fault and must not cost those records.
-                int next = Resynchronise(data, offset + 1);
+                int next = Resynchronise(data.AsSpan(0, contentEnd), offset + 1);
                 if (next < 0)
                 {
-                    tailDropped = data.Length - offset;
+                    tailDropped = contentEnd - offset;
                     break;
                 }
 
@@ -549,9 +600,16 @@ public sealed class ReceiptLog : IDisposable
 
         string? damagedCopy = null;
         if (skipped > 0 || unreadable > 0)
+        {
             damagedCopy = Rewrite(data, good);
-        else if (tailDropped > 0)
-            Truncate(data.Length - tailDropped);
+            end = good.Sum(g => (long)g.Size);
+        }
+        else
+        {
+            end = offset;
+            if (tailDropped > 0)
+                Truncate(offset);
+        }
 
         return new RecoveryReport(_receipts.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
     }
@@ -584,7 +642,7 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>The first offset at or after <paramref name="from"/> where a whole valid record starts, or -1.</summary>
-    private static int Resynchronise(byte[] data, int from)
+    private static int Resynchronise(ReadOnlySpan<byte> data, int from)
     {
         for (int at = from; at + LogRecord.HeaderSize < data.Length; at++)
         {
@@ -592,7 +650,7 @@ public sealed class ReceiptLog : IDisposable
             byte kind = data[at + 8];
             if (kind is < (byte)LogRecordKind.Receipt or > (byte)LogRecordKind.Ack || data[at + LogRecord.HeaderSize] != (byte)'{')
                 continue;
-            if (LogRecord.TryRead(data.AsSpan(at), out _, out _, out _) == LogRecordStatus.Ok)
+            if (LogRecord.TryRead(data[at..], out _, out _, out _) == LogRecordStatus.Ok)
                 return at;
         }
 

@@ -164,7 +164,7 @@ public sealed class AgentKillTests(ITestOutputHelper output)
             offset += size;
         }
 
-        output.WriteLine($"log: {data.Length} bytes, {records.Count} receipts, {data.Length - offset} bytes of torn tail");
+        output.WriteLine($"log: {data.Length} bytes, {records.Count} receipts, {LogRecord.EndOfContent(data) - offset} bytes of torn tail");
         Assert.All(records, r => Assert.True(r.Value == 1, $"job {r.Key} has {r.Value} receipt records"));
         Assert.All(records.Keys, id => Assert.Contains(id, submitted));
 

@@ -160,6 +160,7 @@ public sealed class ReceiptsCommandTests : IDisposable
     public void Ls_reads_the_log_without_taking_it_and_reports_acks_and_a_torn_tail()
     {
         string directory = _temp["state/receipts"];
+        long end;
         using (ReceiptLog log = ReceiptLog.Open(directory))
         {
             foreach (string id in new[] { "job-a", "job-b", "job-c" })
@@ -172,10 +173,17 @@ public sealed class ReceiptsCommandTests : IDisposable
             (string text, string notes) = Ls(directory);
             Assert.Contains("3 receipt(s), 1 rejection(s), 1 acknowledged by a scheduler", text, StringComparison.Ordinal);
             Assert.Equal("", notes);
+            end = log.Length;
         }
 
         Assert.False(ReceiptLogSnapshot.IsHeld(directory));
-        File.AppendAllText(Path.Combine(directory, ReceiptLog.FileName), "\x05\0\0\0torn");
+        // A write cut short lands after the last record, over the zero-filled reserve.
+        using (var file = new FileStream(Path.Combine(directory, ReceiptLog.FileName), FileMode.Open, FileAccess.Write))
+        {
+            file.Position = end;
+            file.Write("\x05\0\0\0torn"u8);
+        }
+
         (string listed, string note) = Ls(directory);
         string[] lines = listed.TrimEnd('\n').Split('\n');
         Assert.Equal(5, lines.Length);
@@ -213,7 +221,7 @@ public sealed class ReceiptsCommandTests : IDisposable
         data[second + LogRecord.HeaderSize + 5] ^= 0x20; // a flipped bit inside the second record
         ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Parse(directory, data);
         Assert.Equal(["job-a"], snapshot.Receipts.Select(r => r.JobId));
-        Assert.Equal(data.Length - second, snapshot.UnreadBytes);
+        Assert.Equal(LogRecord.EndOfContent(data) - second, snapshot.UnreadBytes); // the zeros after the records are the log's reserve
     }
 
     [Fact]

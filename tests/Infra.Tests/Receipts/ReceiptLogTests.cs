@@ -12,6 +12,22 @@ public class ReceiptLogTests
 
     private static string LogFile(TempFolder folder) => Path.Combine(folder.Path, ReceiptLog.FileName);
 
+    /// <summary>The log file's records: its bytes without the zero-filled reserve after them.</summary>
+    private static byte[] Records(TempFolder folder)
+    {
+        byte[] file = File.ReadAllBytes(LogFile(folder));
+        return file[..LogRecord.EndOfContent(file)];
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> at <paramref name="offset"/> of the log file, over its reserve.</summary>
+    private static void WriteAt(TempFolder folder, long offset, params byte[][] bytes)
+    {
+        using var file = new FileStream(LogFile(folder), FileMode.Open, FileAccess.Write);
+        file.Position = offset;
+        foreach (byte[] part in bytes)
+            file.Write(part);
+    }
+
     /// <summary>Writes jobs in order and returns the file offset where each record starts, plus the end.</summary>
     private static long[] Fill(TempFolder folder, params string[] jobs)
     {
@@ -135,15 +151,18 @@ public class ReceiptLogTests
     {
         using var folder = new TempFolder();
         long[] offsets = Fill(folder, "a", "b", "c");
-        byte[] whole = File.ReadAllBytes(LogFile(folder));
+        byte[] whole = Records(folder);
+        Assert.Equal(offsets[3], whole.Length);
         long lastStart = offsets[2];
 
         for (long cut = lastStart; cut < whole.Length; cut++)
         {
-            File.WriteAllBytes(LogFile(folder), whole.AsSpan(0, (int)cut).ToArray());
+            byte[] torn = whole.AsSpan(0, (int)cut).ToArray();
+            File.WriteAllBytes(LogFile(folder), torn);
             using ReceiptLog log = ReceiptLog.Open(folder.Path);
             Assert.Equal(["a", "b"], Jobs(log));
-            Assert.Equal(cut - lastStart, log.Recovery.TailBytesDropped);
+            // A torn record's trailing zeros (its length field's high bytes, say) cannot be told from the reserve.
+            Assert.Equal(Math.Max(0, LogRecord.EndOfContent(torn) - lastStart), log.Recovery.TailBytesDropped);
             Assert.True(log.Recovery.MiddleIntact);
             Assert.Null(log.Recovery.DamagedCopy);
             Assert.Equal(lastStart, new FileInfo(LogFile(folder)).Length);
@@ -172,17 +191,55 @@ public class ReceiptLogTests
     }
 
     [Fact]
-    public void A_zero_filled_tail_after_a_power_cut_is_dropped()
+    public void Records_are_written_into_a_zero_filled_reserve_that_reopening_keeps_as_free_space()
     {
         using var folder = new TempFolder();
         long[] offsets = Fill(folder, "a", "b");
-        using (var file = new FileStream(LogFile(folder), FileMode.Append))
-            file.Write(new byte[4096]);
+        long fileLength = new FileInfo(LogFile(folder)).Length;
+        Assert.Equal(offsets[1] + ReceiptLog.ReserveBytes, fileLength); // reserved when the first record was written
+        Assert.True(File.ReadAllBytes(LogFile(folder)).AsSpan((int)offsets[2]).IndexOfAnyExcept((byte)0) < 0);
 
-        using ReceiptLog log = ReceiptLog.Open(folder.Path);
-        Assert.Equal(["a", "b"], Jobs(log));
-        Assert.Equal(4096, log.Recovery.TailBytesDropped);
-        Assert.Equal(offsets[2], new FileInfo(LogFile(folder)).Length);
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            // Zeros after the last record are the reserve (or a power cut's zeros, past the last durable write): not damage.
+            Assert.Equal(["a", "b"], Jobs(log));
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+            Assert.True(log.Recovery.MiddleIntact);
+            Assert.Equal(offsets[2], log.Length);
+            log.Append(Sign("c"));
+            Assert.Equal(fileLength, new FileInfo(LogFile(folder)).Length); // written in place, the file did not grow
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+            Assert.Equal(["a", "b", "c"], Jobs(log));
+    }
+
+    [Fact]
+    public void A_record_that_outgrows_the_reserve_extends_it_and_a_file_without_one_gets_one()
+    {
+        using var folder = new TempFolder();
+        long[] offsets = Fill(folder, "a");
+        long recordSize = offsets[1];
+        int perReserve = (int)(ReceiptLog.ReserveBytes / recordSize);
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            for (int i = 0; i <= perReserve + 1; i++)
+                log.Append(Sign($"job-{i}"));
+            Assert.True(new FileInfo(LogFile(folder)).Length >= log.Length + ReceiptLog.ReserveBytes / 2);
+        }
+
+        // A log from before the reserve (records up to the end of the file) is read as it is and reserved on the next write.
+        File.WriteAllBytes(LogFile(folder), Records(folder));
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+        {
+            Assert.Equal(perReserve + 3, log.All.Count);
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+            log.Append(Sign("after"));
+            Assert.Equal(log.Length + ReceiptLog.ReserveBytes, new FileInfo(LogFile(folder)).Length);
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path))
+            Assert.Equal(perReserve + 4, log.All.Count);
     }
 
     [Theory]
@@ -223,13 +280,9 @@ public class ReceiptLogTests
     public void A_record_with_a_valid_checksum_but_a_forged_receipt_is_not_trusted()
     {
         using var folder = new TempFolder();
-        Fill(folder, "a");
+        long[] offsets = Fill(folder, "a");
         byte[] forged = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Sign("b").ToJson()).Replace("\"latency_ms\":1234", "\"latency_ms\":1", StringComparison.Ordinal));
-        using (var file = new FileStream(LogFile(folder), FileMode.Append))
-        {
-            file.Write(Frame(LogRecordKind.Receipt, forged));
-            file.Write(Frame(LogRecordKind.Receipt, Sign("c").ToJson()));
-        }
+        WriteAt(folder, offsets[1], Frame(LogRecordKind.Receipt, forged), Frame(LogRecordKind.Receipt, Sign("c").ToJson()));
 
         using ReceiptLog log = ReceiptLog.Open(folder.Path);
         Assert.Equal(["a", "c"], Jobs(log));
