@@ -63,7 +63,10 @@ public sealed class HttpBundleFetcherStallTests : IDisposable
         if (how.StartsWith("stall", StringComparison.Ordinal))
             Assert.Contains("stalled", e.Message, StringComparison.Ordinal);
 
-        Assert.Equal(good, await fetcher.FetchAsync([hostile.Uri, good], sha256, file, 4 << 20, null, null, CancellationToken.None));
+        // The fallback gets a 1 s clock: the good mirror must answer within it, and 300 ms was not always enough for
+        // the test's HttpListener to answer on a CI host loaded well past its two cores.
+        var patient = new HttpBundleFetcher(_http, TimeSpan.FromSeconds(1));
+        Assert.Equal(good, await patient.FetchAsync([hostile.Uri, good], sha256, file, 4 << 20, null, null, CancellationToken.None));
         Assert.Equal(body, await File.ReadAllBytesAsync(file));
         Assert.False(File.Exists(file + ".partial"));
     }
