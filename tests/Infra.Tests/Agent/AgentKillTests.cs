@@ -58,7 +58,9 @@ public sealed class AgentKillTests(ITestOutputHelper output)
               ipfs_gateways: []
             """);
 
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+        // A request may wait as long as a round may (90 s): this test is about the log, and with the full suite and three
+        // CPU hogs on two cores one GET of a round's last poll waited past 30 s (the run alone took 25 s a round).
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(90) };
         var open = Enumerable.Range(0, JobCount).ToList();
         var submitted = new HashSet<string>(StringComparer.Ordinal);
         var reported = new Dictionary<string, string>(StringComparer.Ordinal); // job id -> receipt JSON as GET returned it
