@@ -37,17 +37,7 @@ internal sealed class FixedBaseTable
     /// <summary>Bytes of point data in a table (the array adds its header).</summary>
     public const int Bytes = Length * 64;
 
-    // The generator, 04 ‖ x ‖ y (SEC 2, 2.4.1).
-    private static ReadOnlySpan<byte> GeneratorBytes =>
-    [
-        0x04,
-        0x79, 0xbe, 0x66, 0x7e, 0xf9, 0xdc, 0xbb, 0xac, 0x55, 0xa0, 0x62, 0x95, 0xce, 0x87, 0x0b, 0x07,
-        0x02, 0x9b, 0xfc, 0xdb, 0x2d, 0xce, 0x28, 0xd9, 0x59, 0xf2, 0x81, 0x5b, 0x16, 0xf8, 0x17, 0x98,
-        0x48, 0x3a, 0xda, 0x77, 0x26, 0xa3, 0xc4, 0x65, 0x5d, 0xa4, 0xfb, 0xfc, 0x0e, 0x11, 0x08, 0xa8,
-        0xfd, 0x17, 0xb4, 0x48, 0xa6, 0x85, 0x54, 0x19, 0x9c, 0x47, 0xd0, 0x8f, 0xfb, 0x10, 0xd4, 0xb8,
-    ];
-
-    private static readonly Lazy<FixedBaseTable> s_generator = new(CreateGeneratorTable);
+    private static readonly Lazy<FixedBaseTable> s_generator = new(() => new FixedBaseTable(in EC.G));
 
     private readonly GEStorage[] _points;
 
@@ -109,10 +99,4 @@ internal sealed class FixedBaseTable
         }
     }
 
-    private static FixedBaseTable CreateGeneratorTable()
-    {
-        if (!GE.TryParse(GeneratorBytes, out GE generator))
-            ThrowHelper.ThrowRuntime("the secp256k1 generator did not parse; the NBitcoin.Secp256k1 package is broken");
-        return new FixedBaseTable(in generator);
-    }
 }

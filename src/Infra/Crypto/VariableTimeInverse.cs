@@ -24,7 +24,7 @@ internal static class VariableTimeInverse
             ThrowHelper.ThrowArgument(nameof(a), "zero has no inverse");
         Span<byte> bytes = stackalloc byte[32];
         a.WriteToSpan(bytes);
-        Inverse(U256.Read(bytes), in Order).Write(bytes);
+        InvertInPlace(bytes, in Order);
         return new Scalar(bytes);
     }
 
@@ -36,9 +36,12 @@ internal static class VariableTimeInverse
             ThrowHelper.ThrowArgument(nameof(a), "zero has no inverse");
         Span<byte> bytes = stackalloc byte[32];
         normal.WriteToSpan(bytes);
-        Inverse(U256.Read(bytes), in Prime).Write(bytes);
+        InvertInPlace(bytes, in Prime);
         return new FE(bytes);
     }
+
+    /// <summary>Replaces the 32-byte big-endian value in <paramref name="bigEndian"/> with its inverse mod <paramref name="modulus"/>.</summary>
+    private static void InvertInPlace(Span<byte> bigEndian, in U256 modulus) => Inverse(U256.Read(bigEndian), in modulus).Write(bigEndian);
 
     /// <summary>
     /// a⁻¹ mod m for an odd m and 0 &lt; a &lt; m with gcd(a, m) = 1 (Hankerson, Menezes and Vanstone, Guide to

@@ -78,9 +78,8 @@ internal sealed class CgroupUsageFiles : IDisposable
         {
             long cpuMicros = CpuMicros(buffer);
             long? peak = _peak is { } peakFile ? CgroupText.ParseCount(peakFile.Read(buffer), peakFile.Path, "a byte count") : null;
-            // The oom_kill line arrived in Linux 4.13 (v1 memory.oom_control, v2 memory.events).
-            long? oomKills = _oomKills is { } oomFile ? CgroupText.FindKeyed(oomFile.Read(buffer), "oom_kill"u8, oomFile.Path) : null;
-            return new CgroupUsage(cpuMicros, peak, oomKills ?? 0) { OomKillsCounted = oomKills is not null };
+            long? oomKills = _oomKills is { } oomFile ? ContainerCgroup.ParseOomKills(oomFile.Read(buffer), oomFile.Path) : null;
+            return ContainerCgroup.Usage(cpuMicros, peak, oomKills);
         }
         finally
         {
@@ -95,13 +94,7 @@ internal sealed class CgroupUsageFiles : IDisposable
         _oomKills?.Dispose();
     }
 
-    private long CpuMicros(byte[] buffer)
-    {
-        ReadOnlySpan<byte> content = _cpu.Read(buffer);
-        return _cpuV1
-            ? CgroupText.ParseCount(content, _cpu.Path, "a count of nanoseconds") / 1000
-            : CgroupText.FindKeyed(content, "usage_usec"u8, _cpu.Path) ?? CgroupText.ThrowBadValue<long>(_cpu.Path, "a \"usage_usec\" line", content);
-    }
+    private long CpuMicros(byte[] buffer) => ContainerCgroup.ParseCpuMicros(_cpu.Read(buffer), _cpu.Path, _cpuV1);
 
     /// <summary>One open kernel file and the path it was opened from (for errors).</summary>
     private sealed class KernelFile(string path, SafeFileHandle handle) : IDisposable

@@ -214,18 +214,9 @@ public sealed class ContainerCgroup
         string path;
         ReadOnlySpan<byte> content;
 
-        long cpuMicros;
-        if (CpuAccounting.Version == CgroupVersion.V1)
-        {
-            path = Require(files, CpuAccounting, "cpuacct.usage", out content);
-            cpuMicros = CgroupText.ParseCount(content, path, "a count of nanoseconds") / 1000;
-        }
-        else
-        {
-            path = Require(files, CpuAccounting, "cpu.stat", out content);
-            cpuMicros = CgroupText.FindKeyed(content, "usage_usec"u8, path)
-                ?? CgroupText.ThrowBadValue<long>(path, "a \"usage_usec\" line", content);
-        }
+        bool cpuV1 = CpuAccounting.Version == CgroupVersion.V1;
+        path = Require(files, CpuAccounting, cpuV1 ? "cpuacct.usage" : "cpu.stat", out content);
+        long cpuMicros = ParseCpuMicros(content, path, cpuV1);
 
         long? peak;
         long? oomKills;
@@ -244,10 +235,25 @@ public sealed class ContainerCgroup
             path = Path.Join(Memory.Directory, "memory.events");
         }
 
-        // The oom_kill line arrived in Linux 4.13 (v1 memory.oom_control, v2 memory.events).
-        oomKills = files.TryRead(path, out content) ? CgroupText.FindKeyed(content, "oom_kill"u8, path) : null;
-        return new CgroupUsage(cpuMicros, peak, oomKills ?? 0) { OomKillsCounted = oomKills is not null };
+        oomKills = files.TryRead(path, out content) ? ParseOomKills(content, path) : null;
+        return Usage(cpuMicros, peak, oomKills);
     }
+
+    /// <summary>CPU time in microseconds from v1 cpuacct.usage (nanoseconds) or v2 cpu.stat (its usage_usec line).</summary>
+    /// <exception cref="Errors.InfraException">(Runtime) the content is not in the kernel's format.</exception>
+    internal static long ParseCpuMicros(ReadOnlySpan<byte> content, string path, bool v1) => v1
+        ? CgroupText.ParseCount(content, path, "a count of nanoseconds") / 1000
+        : CgroupText.FindKeyed(content, "usage_usec"u8, path) ?? CgroupText.ThrowBadValue<long>(path, "a \"usage_usec\" line", content);
+
+    /// <summary>
+    /// OOM kills from v1 memory.oom_control or v2 memory.events; null when the file has no oom_kill line (it arrived
+    /// in Linux 4.13), so the kills are not counted.
+    /// </summary>
+    internal static long? ParseOomKills(ReadOnlySpan<byte> content, string path) => CgroupText.FindKeyed(content, "oom_kill"u8, path);
+
+    /// <summary>The receipt's usage figures; OOM kills null means the kernel does not count them here.</summary>
+    internal static CgroupUsage Usage(long cpuMicros, long? peakMemoryBytes, long? oomKills) =>
+        new(cpuMicros, peakMemoryBytes, oomKills ?? 0) { OomKillsCounted = oomKills is not null };
 
     public override string ToString() =>
         $"{Version} cgroup of process {ProcessId}: memory {Memory.Directory}, cpu {Cpu.Directory}, cpuacct {CpuAccounting.Directory}, pids {Pids.Directory}";

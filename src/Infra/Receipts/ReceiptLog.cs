@@ -73,7 +73,7 @@ public sealed record RecoveryReport(
 /// The file keeps a zero-filled reserve after its last record (<see cref="ReserveBytes"/>, written ahead whenever a
 /// record no longer fits), and records are written into it: an overwrite of blocks already allocated and written is
 /// made durable by fdatasync alone, where an append also waits for a filesystem journal commit of the new size and
-/// blocks, which a busy host schedules late (bench/README.md, "receipt log reserve"). Zeros are never a record (a
+/// blocks, which a busy host schedules late (bench/README.md, "Why the reserve helps"). Zeros are never a record (a
 /// record's length is at least one), so readers stop there; a zero tail is free space, not damage.
 /// </para>
 /// <para>
