@@ -11,7 +11,10 @@ namespace InfraMind.Node.Telemetry;
 /// <param name="Threads">"Threads" from /proc/self/status.</param>
 /// <param name="OpenFds">Entries in /proc/self/fdinfo (the same descriptors as /proc/self/fd), the listing's own included, as Prometheus' Go client counts.</param>
 /// <param name="CpuSeconds">utime + stime from /proc/self/stat.</param>
-public readonly record struct ProcessSample(long? ResidentBytes, long GcHeapBytes, long? Threads, long? OpenFds, double? CpuSeconds);
+/// <param name="GcAllocatedBytes">Managed bytes allocated since start (<see cref="GC.GetTotalAllocatedBytes(bool)"/>; imprecise, as a precise count suspends every thread).</param>
+/// <param name="GcCollections">Garbage collections since start, every generation (each one collects generation 0).</param>
+public readonly record struct ProcessSample(
+    long? ResidentBytes, long GcHeapBytes, long? Threads, long? OpenFds, double? CpuSeconds, long GcAllocatedBytes = 0, long GcCollections = 0);
 
 /// <summary>
 /// Reads <see cref="ProcessSample"/>s from procfs into one reused buffer, so a read allocates only a file handle or
@@ -70,7 +73,9 @@ public sealed class ProcessStats
                 cpu = (user + system) / (double)ClockTicksPerSecond;
             }
 
-            return new ProcessSample(rss, GC.GetTotalMemory(forceFullCollection: false), threads, CountEntries(_fdPath), cpu);
+            return new ProcessSample(
+                rss, GC.GetTotalMemory(forceFullCollection: false), threads, CountEntries(_fdPath), cpu,
+                GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0));
         }
     }
 

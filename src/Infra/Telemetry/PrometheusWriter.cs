@@ -140,6 +140,10 @@ public static class PrometheusWriter
 
         w.Family("inframind_process_gc_heap_bytes"u8, "Managed heap bytes thought to be allocated."u8, "gauge"u8);
         w.Sample("inframind_process_gc_heap_bytes"u8, p.GcHeapBytes);
+        w.Family("inframind_process_gc_allocated_bytes_total"u8, "Managed bytes allocated since the agent started."u8, "counter"u8);
+        w.Sample("inframind_process_gc_allocated_bytes_total"u8, p.GcAllocatedBytes);
+        w.Family("inframind_process_gc_collections_total"u8, "Garbage collections since the agent started."u8, "counter"u8);
+        w.Sample("inframind_process_gc_collections_total"u8, p.GcCollections);
 
         if (p.Threads is { } threads)
         {

@@ -45,6 +45,20 @@ public sealed class ProcessStatsTests : IDisposable
     }
 
     [Fact]
+    public void Allocated_bytes_and_collections_count_up()
+    {
+        ProcessStats stats = Fixture();
+        ProcessSample before = stats.Read();
+        for (int i = 0; i < 4; i++)
+            GC.KeepAlive(new byte[1 << 20]);
+        GC.Collect(0);
+        ProcessSample after = stats.Read();
+        // The imprecise count may lag by what threads hold in their allocation contexts, never by megabytes.
+        Assert.True(after.GcAllocatedBytes - before.GcAllocatedBytes >= 2 << 20, $"{before.GcAllocatedBytes} -> {after.GcAllocatedBytes}");
+        Assert.True(after.GcCollections > before.GcCollections);
+    }
+
+    [Fact]
     public void Missing_files_are_unknown_not_errors()
     {
         ProcessSample s = new ProcessStats(_dir["nowhere"]).Read();

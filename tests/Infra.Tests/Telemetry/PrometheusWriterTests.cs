@@ -12,7 +12,7 @@ public sealed class PrometheusWriterTests
     private static readonly DateTimeOffset Start = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
     private static readonly HostLoadSample Host = new(0.25, 0.5, LoadSource.Cgroup, LoadSource.Host, Start);
-    private static readonly ProcessSample Process = new(50_000_000, 12_345_678, 17, 42, 3.21);
+    private static readonly ProcessSample Process = new(50_000_000, 12_345_678, 17, 42, 3.21, GcAllocatedBytes: 987_654_321, GcCollections: 12);
 
     private readonly FakeTime _time = new(Start);
     private readonly ITestOutputHelper _output;
@@ -110,6 +110,8 @@ public sealed class PrometheusWriterTests
             "process_open_fds 42",
             "inframind_process_gc_heap_bytes 12345678",
             "inframind_process_threads 17",
+            "inframind_process_gc_allocated_bytes_total 987654321",
+            "inframind_process_gc_collections_total 12",
         ];
         string[] lines = text.Split('\n');
         foreach (string line in expected)
@@ -156,7 +158,7 @@ public sealed class PrometheusWriterTests
         }
 
         Assert.Contains("inframind_job_duration_seconds", declared);
-        Assert.Equal(23, declared.Count);
+        Assert.Equal(25, declared.Count);
     }
 
     [Theory]
