@@ -3,7 +3,7 @@ using BenchmarkDotNet.Reports;
 namespace InfraMind.Node.Benchmarks;
 
 /// <summary>
-/// The allocation rule for hashing, HTTP parsing and the known-signer check: every benchmark whose method name starts with one of
+/// The allocation rule for hashing, HTTP parsing, whole listener requests and the known-signer check: every benchmark whose method name starts with one of
 /// <see cref="BudgetedPrefixes"/> must allocate at most <see cref="MaxBytesPerOperation"/> bytes per operation.
 /// Checked on BenchmarkDotNet's summaries after a run; any benchmark that failed to build or run fails too.
 /// </summary>
@@ -11,7 +11,7 @@ internal static class AllocationBudget
 {
     public const long MaxBytesPerOperation = 0;
 
-    public static readonly IReadOnlyList<string> BudgetedPrefixes = ["Keccak", "Eip712", "HttpParse", "Secp256k1VerifyKnownSigner"];
+    public static readonly IReadOnlyList<string> BudgetedPrefixes = ["Keccak", "Eip712", "HttpParse", "HttpServe", "Secp256k1VerifyKnownSigner"];
 
     public static bool IsBudgeted(string benchmarkName) =>
         BudgetedPrefixes.Any(prefix => benchmarkName.StartsWith(prefix, StringComparison.Ordinal));

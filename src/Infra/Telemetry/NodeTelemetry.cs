@@ -248,6 +248,28 @@ public sealed class NodeTelemetry
 
     internal long UnackedReceipts => Volatile.Read(ref _unackedReceipts);
 
+    internal long JobsFailed => TelemetrySnapshot.FailedOf(_jobs);
+
+    internal double CacheHitRatio => TelemetrySnapshot.HitRatioOf(CacheHits, CacheMisses);
+
+    internal long JobsServed => TelemetrySnapshot.ServedOf(_jobs);
+
+    /// <summary>As <see cref="TelemetrySnapshot.MeanLatencyMs"/>, read without taking a whole snapshot.</summary>
+    internal double MeanLatencyMs
+    {
+        get
+        {
+            lock (_ringLock)
+                return MeanLatencyMsLocked();
+        }
+    }
+
+    internal string? Stake => Volatile.Read(ref _stake);
+
+    internal bool IdleWithoutJobs => Volatile.Read(ref _idleWithoutJobs) != 0;
+
+    private double MeanLatencyMsLocked() => _latencyCount == 0 ? 0 : _latencyRingSumMicros / 1000.0 / _latencyCount;
+
     /// <summary>Seconds since the last heartbeat at <paramref name="now"/>, or null before the first.</summary>
     internal double? HeartbeatAgeSeconds(DateTimeOffset now)
     {
@@ -274,7 +296,7 @@ public sealed class NodeTelemetry
         lock (_ringLock)
         {
             latencyCount = _latencyCount;
-            meanMs = latencyCount == 0 ? 0 : _latencyRingSumMicros / 1000.0 / latencyCount;
+            meanMs = MeanLatencyMsLocked();
             recent = new JobOutcomeRecord[_outcomeCount];
             int start = (_outcomeNext - _outcomeCount + OutcomeHistory) % OutcomeHistory;
             for (int i = 0; i < recent.Length; i++)
@@ -310,8 +332,8 @@ public sealed class NodeTelemetry
             LastHeartbeatAt = ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero),
             HeartbeatAge = HeartbeatAgeSeconds(now) is { } age ? TimeSpan.FromSeconds(age) : null,
             UnackedReceipts = UnackedReceipts,
-            Stake = Volatile.Read(ref _stake),
-            IdleWithoutJobs = Volatile.Read(ref _idleWithoutJobs) != 0,
+            Stake = Stake,
+            IdleWithoutJobs = IdleWithoutJobs,
         };
     }
 }

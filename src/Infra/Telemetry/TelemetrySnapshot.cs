@@ -80,15 +80,24 @@ public sealed record TelemetrySnapshot
     /// Jobs that ran to a signed receipt: succeeded + output_invalid + failed + timed_out. Rejected jobs never ran and
     /// cancelled ones were stopped by the scheduler, so neither counts as served (CONTRACT.md's <c>jobs_served</c>).
     /// </summary>
-    public long JobsServed => JobsSucceeded + JobsFailed;
+    public long JobsServed => ServedOf(JobsByState.AsSpan());
 
     public long JobsSucceeded => Jobs(JobFinalState.Succeeded);
 
     /// <summary>Served jobs that did not succeed: output_invalid + failed + timed_out (the heartbeat's <c>jobs_failed</c>).</summary>
-    public long JobsFailed => Jobs(JobFinalState.OutputInvalid) + Jobs(JobFinalState.Failed) + Jobs(JobFinalState.TimedOut);
+    public long JobsFailed => FailedOf(JobsByState.AsSpan());
+
+    /// <summary><see cref="JobsServed"/> from counts indexed by <see cref="JobFinalState"/>.</summary>
+    internal static long ServedOf(ReadOnlySpan<long> byState) => byState[(int)JobFinalState.Succeeded] + FailedOf(byState);
+
+    /// <summary><see cref="JobsFailed"/> from counts indexed by <see cref="JobFinalState"/>.</summary>
+    internal static long FailedOf(ReadOnlySpan<long> byState) =>
+        byState[(int)JobFinalState.OutputInvalid] + byState[(int)JobFinalState.Failed] + byState[(int)JobFinalState.TimedOut];
 
     /// <summary>Hits over lookups; 0 before the first lookup.</summary>
-    public double CacheHitRatio => CacheHits + CacheMisses == 0 ? 0 : CacheHits / (double)(CacheHits + CacheMisses);
+    public double CacheHitRatio => HitRatioOf(CacheHits, CacheMisses);
+
+    internal static double HitRatioOf(long hits, long misses) => hits + misses == 0 ? 0 : hits / (double)(hits + misses);
 
     public bool MeshConnected => MeshState == MeshLinkState.Connected;
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace InfraMind.Node.Listener.Http;
 
@@ -103,6 +104,11 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Reads until a whole head is parsed. Sets Closed on a clean end; returns the reason on bad input.</summary>
+    /// <remarks>
+    /// Pooled builder: on a keep-alive connection this nearly always waits for the socket, and the default builder
+    /// would allocate a fresh state-machine box for every request.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<HttpParseError> ReadHeadAsync()
     {
         while (true)
@@ -150,6 +156,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Runs the handler and sends its response; true when the connection may serve another request.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ServeAsync()
     {
         _exchange.Reset();

@@ -107,14 +107,18 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
             exchange.WriteError(404, "not_found", $"no route {Truncate(path)}: see /healthz, /readyz, /v1/status, /metrics, /v1/jobs, /v1/receipts/batch");
     }
 
-    private static void Health(HttpExchange exchange)
+    internal static void Health(HttpExchange exchange)
     {
         exchange.SetContentType("application/json");
         exchange.Write("{\"status\":\"ok\"}"u8);
     }
 
-    private void Status(HttpExchange exchange) =>
-        exchange.WriteJson(StatusView.From(telemetry.Snapshot(), sampler, MeshConfigured), ListenerJson.Relaxed.StatusView);
+    // Read straight from the live counters, as /metrics does: a whole snapshot (arrays, histogram, outcome history)
+    // would be garbage on every poll of the busiest read route.
+    private void Status(HttpExchange exchange) => Status(exchange, telemetry, sampler, MeshConfigured);
+
+    internal static void Status(HttpExchange exchange, NodeTelemetry telemetry, TelemetrySampler sampler, bool meshConfigured) =>
+        exchange.WriteJson(StatusView.From(telemetry, sampler, meshConfigured), ListenerJson.Default.StatusView);
 
     private static bool Only(HttpExchange exchange, RequestMethod method)
     {
@@ -182,7 +186,7 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
         if (!exchange.TryGetQuery("wait", out string? wait) || wait is not ("true" or "1"))
         {
             exchange.SetStatus(202);
-            exchange.WriteJson(new JobAccepted(record.JobId, record.State.Code()), ListenerJson.Relaxed.JobAccepted);
+            exchange.WriteJson(new JobAccepted(record.JobId, record.State.Code()), ListenerJson.Default.JobAccepted);
             return;
         }
 
@@ -194,7 +198,7 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
         catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && ct.IsCancellationRequested))
         {
             exchange.SetStatus(202);
-            exchange.WriteJson(new JobAccepted(record.JobId, record.State.Code()), ListenerJson.Relaxed.JobAccepted);
+            exchange.WriteJson(new JobAccepted(record.JobId, record.State.Code()), ListenerJson.Default.JobAccepted);
             return;
         }
 
@@ -321,12 +325,13 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
     private static string Truncate(string s) => s.Length <= 80 ? s : s[..80] + "…";
 }
 
-public sealed record JobAccepted(
+public readonly record struct JobAccepted(
     [property: JsonPropertyName("job_id")] string JobId,
     [property: JsonPropertyName("state")] string State);
 
-/// <summary>GET /v1/status (CONTRACT.md §4), from the same snapshot as heartbeats, /metrics and `infra status`.</summary>
-public sealed record StatusView(
+/// <summary>GET /v1/status (CONTRACT.md §4), from the same live counters as heartbeats, /metrics and `infra status`.</summary>
+/// <remarks>Structs, so answering allocates nothing: the source-generated writer takes them by value.</remarks>
+public readonly record struct StatusView(
     [property: JsonPropertyName("node_id")] string NodeId,
     [property: JsonPropertyName("region")] string Region,
     [property: JsonPropertyName("version")] string Version,
@@ -343,19 +348,23 @@ public sealed record StatusView(
     [property: JsonPropertyName("memory_utilization")] double? MemoryUtilization,
     [property: JsonPropertyName("resident_memory_bytes")] long? ResidentMemoryBytes)
 {
-    public static StatusView From(TelemetrySnapshot s, TelemetrySampler sampler, bool meshConfigured)
+    public static StatusView From(NodeTelemetry t, TelemetrySampler sampler, bool meshConfigured)
     {
+        DateTimeOffset now = t.Time.GetUtcNow();
         HostLoadSample host = sampler.LatestHost;
         ProcessSample? process = sampler.LatestProcess;
         return new StatusView(
-            s.NodeId, s.Region, s.Version, (long)s.Uptime.TotalSeconds, s.JobsServed, s.JobsFailed, Math.Round(s.MeanLatencyMs, 1),
-            s.ActiveJobs, s.QueueDepth, Math.Round(s.CacheHitRatio, 4), s.Stake,
-            new MeshView(meshConfigured ? s.MeshState.ToString().ToLowerInvariant() : "standalone", s.HeartbeatAge is { } age ? Math.Round(age.TotalSeconds, 1) : null, s.MeshReconnects, s.UnackedReceipts, s.IdleWithoutJobs),
+            t.NodeId, t.Region, t.Version, (long)t.UptimeSeconds(now), t.JobsServed, t.JobsFailed, Math.Round(t.MeanLatencyMs, 1),
+            t.ActiveJobs, t.QueueDepth, Math.Round(t.CacheHitRatio, 4), t.Stake,
+            new MeshView(
+                meshConfigured ? TelemetryCodes.Name(t.MeshState) : "standalone",
+                t.HeartbeatAgeSeconds(now) is { } age ? Math.Round(age, 1) : null,
+                t.MeshReconnects, t.UnackedReceipts, t.IdleWithoutJobs),
             host.CpuUtilization, host.MemoryUtilization, process?.ResidentBytes);
     }
 }
 
-public sealed record MeshView(
+public readonly record struct MeshView(
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("heartbeat_age_s")] double? HeartbeatAgeS,
     [property: JsonPropertyName("reconnects")] long Reconnects,
@@ -365,8 +374,4 @@ public sealed record MeshView(
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(StatusView))]
 [JsonSerializable(typeof(JobAccepted))]
-internal sealed partial class ListenerJson : JsonSerializerContext
-{
-    /// <summary>Relaxed escaping: "+" in a version or "<" in a message stays readable; the body is JSON, never HTML.</summary>
-    public static ListenerJson Relaxed { get; } = new(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-}
+internal sealed partial class ListenerJson : JsonSerializerContext;
