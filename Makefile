@@ -7,7 +7,7 @@ NATIVE := dist/infra-linux-x64
 SOURCES := $(shell find src -path '*/obj' -prune -o -path '*/bin' -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name 'packages.lock.json' \) -print) Directory.Build.props Directory.Packages.props
 TEST_LOG := TestResults/test.log
 
-.PHONY: help build native test vectors-check demo install-test bench clean
+.PHONY: help build native test vectors-check demo install-test bench bench-budget clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ install-test: $(NATIVE) ## install.sh in a clean Debian 12 container: install, /
 
 bench: ## run the benchmarks briefly; results in bench/results/
 	bench/run.sh
+
+bench-budget: ## the allocation budget alone: hot paths (HTTP parse and serve, frame demux, keccak, EIP-712) at 0 B/op
+	bench/run.sh --budget-only
 
 clean: ## remove build outputs
 	rm -rf dist obj TestResults bench/results/*/ src/*/bin src/*/obj tests/*/bin tests/*/obj bench/*/bin bench/*/obj

@@ -4,17 +4,30 @@ namespace InfraMind.Node.Benchmarks;
 
 /// <summary>
 /// The allocation rule for hashing, HTTP parsing, whole listener requests and the known-signer check: every benchmark whose method name starts with one of
-/// <see cref="BudgetedPrefixes"/> must allocate at most <see cref="MaxBytesPerOperation"/> bytes per operation.
+/// <see cref="BudgetedPrefixes"/> must allocate at most <see cref="MaxBytesPerOperation"/> bytes per operation
+/// (<see cref="BackgroundAllowance"/> for benchmarks whose work runs on the runtime's pool threads).
 /// Checked on BenchmarkDotNet's summaries after a run; any benchmark that failed to build or run fails too.
 /// </summary>
 internal static class AllocationBudget
 {
     public const long MaxBytesPerOperation = 0;
 
-    public static readonly IReadOnlyList<string> BudgetedPrefixes = ["Keccak", "Eip712", "HttpParse", "HttpServe", "Secp256k1VerifyKnownSigner"];
+    /// <summary>
+    /// HttpServe* serves real requests on pool threads, so BenchmarkDotNet counts every thread's allocations: the pool's
+    /// own bookkeeping and the server's once-a-second heartbeat showed as 1 B/op in one of five runs. Anything a
+    /// request itself allocates (a box, a closure, a string: 24 B and up) is still over this.
+    /// </summary>
+    public const long BackgroundAllowance = 8;
+
+    private static readonly string[] SharedThreadPrefixes = ["HttpServe"];
+
+    public static readonly IReadOnlyList<string> BudgetedPrefixes = ["Keccak", "Eip712", "HttpParse", "HttpServe", "FrameDemux", "Secp256k1VerifyKnownSigner"];
 
     public static bool IsBudgeted(string benchmarkName) =>
         BudgetedPrefixes.Any(prefix => benchmarkName.StartsWith(prefix, StringComparison.Ordinal));
+
+    public static long BudgetOf(string benchmarkName) =>
+        SharedThreadPrefixes.Any(prefix => benchmarkName.StartsWith(prefix, StringComparison.Ordinal)) ? BackgroundAllowance : MaxBytesPerOperation;
 
     /// <summary>Writes one line per budgeted benchmark and per problem; true when everything passed.</summary>
     public static bool Check(IReadOnlyList<Summary> summaries, TextWriter output)
@@ -47,10 +60,10 @@ internal static class AllocationBudget
                 long? bytes = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
                 if (bytes is null)
                     failures.Add($"{name}: allocations were not measured (is [MemoryDiagnoser] on?)");
-                else if (bytes > MaxBytesPerOperation)
-                    failures.Add($"{name}: allocated {bytes} B/op; the budget is {MaxBytesPerOperation} B/op");
+                else if (bytes > BudgetOf(name))
+                    failures.Add($"{name}: allocated {bytes} B/op; the budget is {BudgetOf(name)} B/op");
                 else
-                    output.WriteLine($"allocation budget: ok   {name}: {bytes} B/op");
+                    output.WriteLine($"allocation budget: ok   {name}: {bytes} B/op (budget {BudgetOf(name)})");
             }
         }
 
@@ -60,7 +73,7 @@ internal static class AllocationBudget
         foreach (string failure in failures)
             output.WriteLine($"allocation budget: FAIL {failure}");
         output.WriteLine(failures.Count == 0
-            ? $"allocation budget: passed ({budgeted} benchmarks at <= {MaxBytesPerOperation} B/op)"
+            ? $"allocation budget: passed ({budgeted} benchmarks within their budgets)"
             : $"allocation budget: FAILED ({failures.Count} problem(s))");
         return failures.Count == 0;
     }

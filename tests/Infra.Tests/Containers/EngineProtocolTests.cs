@@ -138,14 +138,13 @@ public class EngineProtocolTests
         for (int split = 0; split <= stream.Length; split++)
         {
             var demuxer = new OutputDemuxer();
-            var stdout = new StringBuilder();
-            var stderr = new StringBuilder();
-            void Sink(OutputChannel channel, ReadOnlySequence<byte> payload) =>
-                (channel == OutputChannel.Stderr ? stderr : stdout).Append(Encoding.ASCII.GetString(payload.ToArray()));
-            demuxer.Feed(new ReadOnlySequence<byte>(stream, 0, split), Sink);
-            demuxer.Feed(new ReadOnlySequence<byte>(stream, split, stream.Length - split), Sink);
-            Assert.Equal("out-1 out-2", stdout.ToString());
-            Assert.Equal("err", stderr.ToString());
+            var stdout = new CappedBuffer(64);
+            var stderr = new CappedBuffer(64);
+            var sink = new CappedOutputSink(stdout, stderr);
+            demuxer.Feed(new ReadOnlySequence<byte>(stream, 0, split), sink);
+            demuxer.Feed(new ReadOnlySequence<byte>(stream, split, stream.Length - split), sink);
+            Assert.Equal("out-1 out-2", Encoding.ASCII.GetString(stdout.WrittenSpan));
+            Assert.Equal("err", Encoding.ASCII.GetString(stderr.WrittenSpan));
             Assert.True(demuxer.AtFrameBoundary);
         }
     }
@@ -157,14 +156,14 @@ public class EngineProtocolTests
         for (int length = 1; length < frame.Length; length++)
         {
             var demuxer = new OutputDemuxer();
-            demuxer.Feed(new ReadOnlySequence<byte>(frame, 0, length), (_, _) => { });
+            demuxer.Feed(new ReadOnlySequence<byte>(frame, 0, length), Discard);
             Assert.False(demuxer.AtFrameBoundary, $"cut at {length}");
         }
 
         var bad = new OutputDemuxer();
-        Assert.Throws<EngineException>(() => bad.Feed(new ReadOnlySequence<byte>([7, 0, 0, 0, 0, 0, 0, 1, 65]), (_, _) => { }));
+        Assert.Throws<EngineException>(() => bad.Feed(new ReadOnlySequence<byte>([7, 0, 0, 0, 0, 0, 0, 1, 65]), Discard));
         var padding = new OutputDemuxer();
-        Assert.Throws<EngineException>(() => padding.Feed(new ReadOnlySequence<byte>([1, 9, 0, 0, 0, 0, 0, 1, 65]), (_, _) => { }));
+        Assert.Throws<EngineException>(() => padding.Feed(new ReadOnlySequence<byte>([1, 9, 0, 0, 0, 0, 0, 1, 65]), Discard));
     }
 
     [Fact]
@@ -224,6 +223,15 @@ public class EngineProtocolTests
         var first = new Segment(data.AsMemory(0, at));
         Segment last = first.Append(data.AsMemory(at));
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private static DiscardSink Discard => default;
+
+    private readonly struct DiscardSink : IOutputSink
+    {
+        public void Write(OutputChannel channel, ReadOnlySequence<byte> payload)
+        {
+        }
     }
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>

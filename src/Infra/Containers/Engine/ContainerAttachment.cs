@@ -39,18 +39,13 @@ public sealed class ContainerAttachment : IAsyncDisposable
     public async Task ReadOutputAsync(CappedBuffer stdout, CappedBuffer stderr, CancellationToken cancellationToken)
     {
         var demuxer = new OutputDemuxer();
+        var sink = new CappedOutputSink(stdout, stderr);
         PipeReader reader = _connection.Reader;
         while (true)
         {
             ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            demuxer.Feed(buffer, (channel, payload) =>
-            {
-                if (channel == OutputChannel.Stderr)
-                    stderr.Append(payload);
-                else
-                    stdout.Append(payload);
-            });
+            demuxer.Feed(buffer, sink);
             reader.AdvanceTo(buffer.End);
             if (result.IsCompleted)
                 break;

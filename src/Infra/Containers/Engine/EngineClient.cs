@@ -294,13 +294,8 @@ public sealed class EngineClient : IAsyncDisposable
         var stdout = new CappedBuffer(maxBytes);
         var stderr = new CappedBuffer(maxBytes);
         var demuxer = new OutputDemuxer();
-        await connection.ReadBodyAsync(head, piece => demuxer.Feed(piece, (channel, payload) =>
-        {
-            if (channel == OutputChannel.Stderr)
-                stderr.Append(payload);
-            else
-                stdout.Append(payload);
-        }), long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var sink = new CappedOutputSink(stdout, stderr);
+        await connection.ReadBodyAsync(head, piece => demuxer.Feed(piece, sink), long.MaxValue, cancellationToken).ConfigureAwait(false);
         return (stdout.ToArray(), stderr.ToArray());
     }
 

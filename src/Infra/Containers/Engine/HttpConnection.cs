@@ -124,11 +124,12 @@ internal sealed class HttpConnection : IAsyncDisposable
 
             case BodyFraming.Chunked:
                 var decoder = new ChunkedDecoder();
+                Action<ReadOnlySequence<byte>> deliver = Deliver; // one delegate for the whole body, not one per read
                 while (!decoder.IsComplete)
                 {
                     ReadResult result = await Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                     ReadOnlySequence<byte> buffer = result.Buffer;
-                    SequencePosition used = decoder.Decode(buffer, Deliver);
+                    SequencePosition used = decoder.Decode(buffer, deliver);
                     Reader.AdvanceTo(used, buffer.End);
                     if (!decoder.IsComplete && result.IsCompleted)
                         throw new EngineException(EngineError.Protocol, "the engine closed the connection in the middle of a chunked answer");
