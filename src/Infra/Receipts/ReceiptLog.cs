@@ -456,7 +456,7 @@ public sealed class ReceiptLog : IDisposable
                 CutBackTo(durable);
                 _length = durable;
                 var error = new ReceiptLogException(ReceiptLogFailure.Io,
-                    $"fsync of {_path} failed ({failure.Message}); the records it covered are not durable, do not deliver them; check the state_dir disk", failure);
+                    $"fdatasync of {_path} failed ({failure.Message}); the records it covered are not durable, do not deliver them; check the state_dir disk", failure);
                 foreach (PendingRecord pending in _pending)
                 {
                     pending.Failure = error;

@@ -368,7 +368,7 @@ public class ReceiptLogTests
             log.BeforeGroupSync = () => throw new IOException("Input/output error");
             ReceiptLogException e = Assert.Throws<ReceiptLogException>(() => log.Append(Sign("lost")));
             Assert.Equal(ReceiptLogFailure.Io, e.Failure);
-            Assert.Contains("fsync", e.Message, StringComparison.Ordinal);
+            Assert.Contains("fdatasync of ", e.Message, StringComparison.Ordinal);
             Assert.False(log.TryGet("lost", out _));
             Assert.Equal(durableLength, new FileInfo(LogFile(folder)).Length);
 
