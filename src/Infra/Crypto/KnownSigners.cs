@@ -25,6 +25,7 @@ public sealed class KnownSigners
 {
     private readonly Signer[] _signers;
     private readonly TaskScheduler _builder;
+    private readonly Func<GE, FixedBaseTable> _buildTable;
 
     /// <summary>Signers whose keys may be learnt: the trusted set, fixed for the life of this object.</summary>
     public KnownSigners(IEnumerable<Address> signers)
@@ -32,11 +33,15 @@ public sealed class KnownSigners
     {
     }
 
-    /// <summary>As the public constructor, with the tables built on <paramref name="builder"/> (tests hold builds back).</summary>
-    internal KnownSigners(IEnumerable<Address> signers, TaskScheduler builder)
+    /// <summary>
+    /// As the public constructor, with the tables built on <paramref name="builder"/> (tests hold builds back) by
+    /// <paramref name="buildTable"/> (tests make a build fail).
+    /// </summary>
+    internal KnownSigners(IEnumerable<Address> signers, TaskScheduler builder, Func<GE, FixedBaseTable>? buildTable = null)
     {
         _signers = signers.Distinct().Select(address => new Signer(address)).ToArray();
         _builder = builder;
+        _buildTable = buildTable ?? (static key => new FixedBaseTable(in key));
     }
 
     /// <summary>
@@ -78,7 +83,8 @@ public sealed class KnownSigners
     /// <summary>
     /// Learns the key of <paramref name="address"/>, which a full recovery showed to be <paramref name="publicKey"/>,
     /// and starts building its table in the background; <see cref="TryVerify"/> uses it once it is built. True when
-    /// this call started the build; false when the address is not one of this set or its key is already learnt.
+    /// this call started the build; false when the address is not one of this set or its key is already learnt (or
+    /// being learnt). A build that fails is forgotten, and a later call starts another.
     /// </summary>
     public bool Learn(in Address address, ECPubKey publicKey)
     {
@@ -90,11 +96,22 @@ public sealed class KnownSigners
             ThrowHelper.ThrowArgument(nameof(publicKey), $"the public key given for {address} is not that address's key");
 
         GE key = publicKey.Q;
-        var build = new Task(() =>
+        Task? build = null;
+        build = new Task(() =>
         {
-            // G's table first, so a reader that sees this signer's table never waits for G's.
-            _ = FixedBaseTable.Generator;
-            signer.Publish(new FixedBaseTable(in key));
+            try
+            {
+                // G's table first, so a reader that sees this signer's table never waits for G's.
+                _ = FixedBaseTable.Generator;
+                signer.Publish(_buildTable(key));
+            }
+            catch
+            {
+                // Out of memory, most likely: forget this attempt so the next full recovery's Learn tries again
+                // (until then the caller recovers, which is slower, never wrong).
+                Interlocked.CompareExchange(ref signer.Build, null, build);
+                throw;
+            }
         });
         if (Interlocked.CompareExchange(ref signer.Build, build, null) is not null)
             return false;
@@ -123,7 +140,7 @@ public sealed class KnownSigners
     {
         public readonly Address Address = address;
 
-        /// <summary>Set once, by the <see cref="Learn"/> that won; never reset, so a key is learnt once.</summary>
+        /// <summary>Set by the <see cref="Learn"/> that won; reset only when its build fails, so a key is learnt once.</summary>
         public Task? Build;
 
         private FixedBaseTable? _table;

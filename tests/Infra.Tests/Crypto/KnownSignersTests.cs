@@ -71,6 +71,30 @@ public sealed class KnownSignersTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_build_is_forgotten_and_the_next_learn_builds_again()
+    {
+        var held = new HeldTaskScheduler();
+        int attempts = 0;
+        var signers = new KnownSigners([_alice.Address], held, key =>
+            ++attempts == 1 ? throw new OutOfMemoryException("no room for the table") : new FixedBaseTable(in key));
+        byte[] digest = RandomNumberGenerator.GetBytes(32);
+        byte[] signature = Sign(_alice, digest);
+
+        Assert.True(signers.Learn(_alice.Address, Recover(digest, signature)));
+        Task failed = signers.WhenBuilt(_alice.Address);
+        Assert.Equal(1, held.RunAll());
+        await Assert.ThrowsAsync<OutOfMemoryException>(() => failed);
+        Assert.False(signers.IsLearnt(_alice.Address));
+        Assert.False(signers.TryVerify(digest, signature, _alice.Address));
+
+        Assert.True(signers.Learn(_alice.Address, Recover(digest, signature)));
+        Assert.Equal(1, held.RunAll());
+        Assert.Equal(2, attempts);
+        Assert.True(signers.IsLearnt(_alice.Address));
+        Assert.True(signers.TryVerify(digest, signature, _alice.Address));
+    }
+
+    [Fact]
     public void An_address_outside_the_set_is_never_learnt()
     {
         var held = new HeldTaskScheduler();
