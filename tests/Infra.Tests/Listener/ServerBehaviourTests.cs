@@ -25,6 +25,16 @@ public class ServerBehaviourTests
     }
 
     [Fact]
+    public void Json_bodies_escape_what_json_requires_and_leave_the_rest_readable()
+    {
+        const string message = "got 'ninety' for 0.1.0+abc <é> \"q\" \\ \n";
+        string body = Encoding.UTF8.GetString(Http1Writer.ErrorBody("bad_config", message));
+        Assert.Equal("{\"error\":\"bad_config\",\"message\":\"got 'ninety' for 0.1.0+abc <é> \\\"q\\\" \\\\ \\n\"}", body);
+        using var parsed = System.Text.Json.JsonDocument.Parse(body);
+        Assert.Equal(message, parsed.RootElement.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Keepalive_http10_expect_continue_stream_and_handler_failure()
     {
         await using var host = new TestHost();

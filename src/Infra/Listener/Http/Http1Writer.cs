@@ -121,10 +121,16 @@ internal static class Http1Writer
         Write(writer, body);
     }
 
+    /// <summary>
+    /// Escapes only what JSON requires (quotes, backslash, control characters), so "0.1.0+abc" and "got 'ninety'" read
+    /// as written in curl. The HTML-minded default is for JSON embedded in a page; these bodies are application/json.
+    /// </summary>
+    internal static JavaScriptEncoder JsonEncoder => JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
     public static byte[] ErrorBody(string code, string message)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.Default }))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JsonEncoder }))
         {
             json.WriteStartObject();
             json.WriteString("error"u8, code);

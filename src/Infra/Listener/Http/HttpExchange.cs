@@ -238,7 +238,7 @@ public sealed class HttpExchange
     private Utf8JsonWriter JsonWriter()
     {
         if (_json is null)
-            _json = new Utf8JsonWriter(_body, new JsonWriterOptions { Encoder = JavaScriptEncoder.Default, SkipValidation = true });
+            _json = new Utf8JsonWriter(_body, new JsonWriterOptions { Encoder = Http1Writer.JsonEncoder, SkipValidation = true });
         else
             _json.Reset(_body);
         return _json;
