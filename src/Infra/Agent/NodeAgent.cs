@@ -215,6 +215,8 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
             {
                 if (change.Progress is { } p)
                 {
+                    if (p.Phase == PreparePhase.Ready && p.Bytes == 0)
+                        continue; // a model already prepared: nothing moved, and "starting" follows at once
                     long tick = Environment.TickCount64;
                     if (lastProgress.TryGetValue(change.JobId, out long last) && tick - last < 1000)
                         continue;
