@@ -53,7 +53,7 @@ public sealed class JobPipeline : IAsyncDisposable
     private readonly PipelineOptions _options;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _prepares;
-    private readonly Dictionary<string, SemaphoreSlim> _modelPrepares = new(StringComparer.Ordinal);
+    private readonly KeyedLock _modelPrepares = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly List<Task> _running = [];
     private readonly Lock _lock = new();
@@ -329,56 +329,50 @@ public sealed class JobPipeline : IAsyncDisposable
         timeout.CancelAfter(_options.PrepareTimeout);
         // One prepare per model at a time: two jobs for the same cold model raced in the cache (one job failed
         // with container.tar not found while the other was still unpacking). The second now waits and hits the cache.
-        SemaphoreSlim sameModel;
-        lock (_lock)
-        {
-            if (!_modelPrepares.TryGetValue(job.ModelHash, out sameModel!))
-                _modelPrepares[job.ModelHash] = sameModel = new SemaphoreSlim(1);
-        }
-
-        await sameModel.WaitAsync(timeout.Token).ConfigureAwait(false);
+        // Waiting for the model or for a prepare slot counts against the prepare timeout too.
         try
         {
+            using KeyedLock.Holder sameModel = await _modelPrepares.AcquireAsync(job.ModelHash, timeout.Token).ConfigureAwait(false);
             await _prepares.WaitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch
-        {
-            sameModel.Release();
-            throw;
-        }
-
-        try
-        {
-            long fetched = 0;
-            var progress = new InlineProgress<PrepareProgress>(p =>
+            try
             {
-                if (p.Phase == PreparePhase.Fetching)
-                    fetched = Math.Max(fetched, p.Bytes);
-                record.ReportProgress(p);
-            });
-            PreparedModel model = await _preparer.PrepareAsync(job.ModelHash, SourcesOf(job), progress, timeout.Token).ConfigureAwait(false);
-            if (model.CacheHit)
-            {
-                _telemetry.RecordCacheHit(BundleBytes(model));
+                return await PrepareHeldAsync(record, timeout.Token).ConfigureAwait(false);
             }
-            else
+            finally
             {
-                // The metrics' fetch bytes and rate (inframind_fetch_*) come from the prepare's own progress.
-                _telemetry.RecordCacheMiss();
-                _telemetry.RecordFetch(fetched, model.Elapsed);
+                _prepares.Release();
             }
-
-            return model;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new FetchException($"preparing the model took longer than {_options.PrepareTimeout.TotalSeconds:0} s (the prepare timeout)");
         }
-        finally
+    }
+
+    /// <summary>The prepare itself, with the model's lock and a prepare slot held; records the cache hit or the fetch.</summary>
+    private async Task<PreparedModel> PrepareHeldAsync(JobRecord record, CancellationToken cancellationToken)
+    {
+        JobRequest job = record.Request;
+        long fetched = 0;
+        var progress = new InlineProgress<PrepareProgress>(p =>
         {
-            _prepares.Release();
-            sameModel.Release();
+            if (p.Phase == PreparePhase.Fetching)
+                fetched = Math.Max(fetched, p.Bytes);
+            record.ReportProgress(p);
+        });
+        PreparedModel model = await _preparer.PrepareAsync(job.ModelHash, SourcesOf(job), progress, cancellationToken).ConfigureAwait(false);
+        if (model.CacheHit)
+        {
+            _telemetry.RecordCacheHit(BundleBytes(model));
         }
+        else
+        {
+            // The metrics' fetch bytes and rate (inframind_fetch_*) come from the prepare's own progress.
+            _telemetry.RecordCacheMiss();
+            _telemetry.RecordFetch(fetched, model.Elapsed);
+        }
+
+        return model;
     }
 
     /// <summary>What a cache hit served: the bundle's image archive, which a miss would have fetched.</summary>
