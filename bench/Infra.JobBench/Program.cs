@@ -82,6 +82,7 @@ internal static class Program
             {
                 "ack" => await AckBench.RunAsync(context, ct).ConfigureAwait(false),
                 "stdio" => await StdioBench.RunAsync(context, ct).ConfigureAwait(false),
+                "soak" => await SoakBench.RunAsync(context, ct).ConfigureAwait(false),
                 _ => await RestBench.RunAsync(context, ct).ConfigureAwait(false),
             };
             Console.Write(section);
@@ -210,10 +211,10 @@ internal static class Program
 internal sealed class Options
 {
     public const string Usage =
-        "usage: Infra.JobBench [--only ack,stdio,rest] [--infra PATH] [--bundles DIR] [--out DIR] [--socket PATH] [--chain-id N]\n" +
+        "usage: Infra.JobBench [--only ack,stdio,rest,soak] [--infra PATH] [--bundles DIR] [--out DIR] [--socket PATH] [--chain-id N]\n" +
         "                      [--ack-jobs N] [--ack-warmup N] [--ack-mode held|stdio] [--ack-interval-ms N] [--ack-deadline-s N]\n" +
         "                      [--stdio-rounds N] [--stdio-warmup N] [--rest-rounds N] [--rest-warmup N]\n" +
-        "                      [--stdio-entrypoint TEXT] [--rest-entrypoint TEXT]";
+        "                      [--stdio-entrypoint TEXT] [--rest-entrypoint TEXT] [--soak-seconds N]";
 
     public string[] Only { get; private set; } = ["ack", "stdio", "rest"];
 
@@ -245,6 +246,9 @@ internal sealed class Options
 
     public int RestWarmup { get; private set; } = 5;
 
+    /// <summary>The soak's length (--only soak; not in the default set).</summary>
+    public int SoakSeconds { get; private set; } = 600;
+
     /// <summary>
     /// The job's entrypoint field: arguments to the image's ENTRYPOINT (/embedder). Not left empty: the node
     /// would then use model.yaml's "/embedder stdio" as the command, i.e. `/embedder /embedder stdio`.
@@ -262,7 +266,7 @@ internal sealed class Options
             int? Count(int min) => int.TryParse(Next(), CultureInfo.InvariantCulture, out int n) && n >= min ? n : null;
             switch (args[i])
             {
-                case "--only" when Next() is { } v && v.Split(',') is var parts && parts.All(p => p is "ack" or "stdio" or "rest"):
+                case "--only" when Next() is { } v && v.Split(',') is var parts && parts.All(p => p is "ack" or "stdio" or "rest" or "soak"):
                     o.Only = parts;
                     break;
                 case "--infra" when Next() is { } v: o.Infra = Path.GetFullPath(v); break;
@@ -279,6 +283,7 @@ internal sealed class Options
                 case "--stdio-warmup" when Count(1) is { } n: o.StdioWarmup = n; break;
                 case "--rest-rounds" when Count(1) is { } n: o.RestRounds = n; break;
                 case "--rest-warmup" when Count(1) is { } n: o.RestWarmup = n; break;
+                case "--soak-seconds" when Count(30) is { } n: o.SoakSeconds = n; break;
                 case "--stdio-entrypoint" when Next() is { } v: o.StdioEntrypoint = v; break;
                 case "--rest-entrypoint" when Next() is { } v: o.RestEntrypoint = v; break;
                 default: return null;
