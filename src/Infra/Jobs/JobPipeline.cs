@@ -116,7 +116,7 @@ public sealed class JobPipeline : IAsyncDisposable
                 _replay.Release(job.JobId);
             if (jobHash == default)
                 jobHash = _verifier.JobHash(job);
-            e.RejectionJson = Reject(job.JobId, jobHash, e.Reason, logIt: IsFromTrustedScheduler(e.Reason)).ToJson();
+            e.RejectionJson = Reject(job.JobId, jobHash, e.Reason, logIt: IsFromTrustedScheduler(e.Reason));
             throw;
         }
     }
@@ -128,14 +128,16 @@ public sealed class JobPipeline : IAsyncDisposable
     private static bool IsFromTrustedScheduler(RejectReason reason) =>
         reason is not (RejectReason.BadSignature or RejectReason.UntrustedSigner or RejectReason.Malformed or RejectReason.TooLarge);
 
-    private SignedRejection Reject(string jobId, Hash32 jobHash, RejectReason reason, bool logIt)
+    /// <summary>Signs (and when <paramref name="logIt"/>, logs) the rejection; its JSON, written once for all its readers.</summary>
+    private byte[] Reject(string jobId, Hash32 jobHash, RejectReason reason, bool logIt)
     {
         var rejection = new Rejection(jobId, jobHash, reason.Code(), _verifier.Node, Now());
         SignedRejection signed = _signer.Sign(rejection);
+        byte[] json = signed.ToJson();
         _telemetry.RecordRejection(reason.Code());
-        if (logIt && _log.TryAppend(signed))
-            Logged?.Invoke(signed.ToJson(), jobId);
-        return signed;
+        if (logIt && _log.TryAppend(signed, json))
+            Logged?.Invoke(json, jobId);
+        return json;
     }
 
     private static void CheckInput(JobRequest job)
@@ -214,8 +216,8 @@ public sealed class JobPipeline : IAsyncDisposable
         }
         catch (JobRejectedException e)
         {
-            SignedRejection rejection = Reject(job.JobId, record.JobHash, e.Reason, logIt: true);
-            record.Finish(JobState.Rejected, rejection.ToJson(), e.Message, e.Reason);
+            byte[] rejection = Reject(job.JobId, record.JobHash, e.Reason, logIt: true);
+            record.Finish(JobState.Rejected, rejection, e.Message, e.Reason);
             UpdateGauges();
             return;
         }
@@ -410,7 +412,7 @@ public sealed class JobPipeline : IAsyncDisposable
         byte[] json = signed.ToJson();
         // Awaited, not waited for: fifty jobs timing out in one second must not hold fifty pool threads while
         // their receipts share an fsync, or the requests behind them (acks) wait for a free thread.
-        await _log.TryAppendAsync(signed).ConfigureAwait(false);
+        await _log.TryAppendAsync(signed, json).ConfigureAwait(false);
         record.Finish(outcome.State, json, outcome.Message, output: outcome.Output);
         _telemetry.RecordJobFinished(ToTelemetry(outcome.State), finished - record.ReceivedAt);
         UpdateGauges();

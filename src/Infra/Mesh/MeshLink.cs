@@ -64,7 +64,7 @@ public sealed class MeshLink : IDisposable
     {
         int endpoint = 0;
         int failures = 0;
-        _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+        _telemetry.SetUnackedReceipts(_log.UnackedCount);
         while (!cancellationToken.IsCancellationRequested)
         {
             Uri uri = _options.Endpoints[endpoint];
@@ -295,13 +295,13 @@ public sealed class MeshLink : IDisposable
             _options.Warn?.Invoke($"mesh: could not record the ack of {jobId}: {e.Message}");
         }
 
-        _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+        _telemetry.SetUnackedReceipts(_log.UnackedCount);
     }
 
     private void OnLogged(MeshLogged logged)
     {
         if (logged.Receipt is not null)
-            _telemetry.SetUnackedReceipts(_log.Unacked().Count);
+            _telemetry.SetUnackedReceipts(_log.UnackedCount);
         Session? session = Volatile.Read(ref _current);
         if (session is null)
             return; // the receipt waits in the log for the next stream's backlog

@@ -63,7 +63,6 @@ public sealed record Receipt(
 public sealed class SignedReceipt
 {
     private readonly byte[] _signature;
-    private byte[]? _json;
 
     internal SignedReceipt(Receipt receipt, ulong chainId, Hash32 digest, byte[] signature)
     {
@@ -85,10 +84,11 @@ public sealed class SignedReceipt
     public ReadOnlySpan<byte> Signature => _signature;
 
     /// <summary>
-    /// The receipt JSON of CONTRACT.md §7, compact UTF-8. Written once and then the same array every call (the log,
-    /// the job's answer and the mesh delivery all want it): treat it as read-only.
+    /// The receipt JSON of CONTRACT.md §7, compact UTF-8, written fresh each call: the log holds every receipt for the
+    /// node's life, and a cached copy kept about 1.5 KB per job alive (bench/jobs.sh --only soak). A caller with
+    /// several readers writes it once and shares the array.
     /// </summary>
-    public byte[] ToJson() => _json ??= TypedDataJson.ToBytes(WriteJson, 2048);
+    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 2048);
 
     public void WriteJson(Utf8JsonWriter json)
     {

@@ -228,14 +228,15 @@ public sealed class ReceiptLog : IDisposable
 
     /// <summary>
     /// Appends; completes once the record is durable (false, and nothing written, when the job already has a receipt).
-    /// A caller whose record rides on another's fsync waits without holding a thread.
+    /// A caller whose record rides on another's fsync waits without holding a thread. <paramref name="json"/> is the
+    /// receipt's <see cref="SignedReceipt.ToJson"/> when the caller already wrote it.
     /// </summary>
-    public ValueTask<bool> TryAppendAsync(SignedReceipt receipt) =>
-        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), receipt.ToJson());
+    public ValueTask<bool> TryAppendAsync(SignedReceipt receipt, byte[]? json = null) =>
+        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), json ?? receipt.ToJson());
 
     /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
-    public bool TryAppend(SignedRejection rejection) =>
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), rejection.ToJson()));
+    public bool TryAppend(SignedRejection rejection, byte[]? json = null) =>
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), json ?? rejection.ToJson()));
 
     public bool TryGet(string jobId, out SignedReceipt? receipt)
     {
@@ -247,6 +248,17 @@ public sealed class ReceiptLog : IDisposable
     {
         lock (_gate)
             return _acked.Contains(jobId);
+    }
+
+    /// <summary>How many receipts the scheduler has not acked, without walking them (asked after every ack).</summary>
+    public int UnackedCount
+    {
+        get
+        {
+            // Every ack names a receipt in the log (MarkAcked and recovery refuse others) and receipts are never removed.
+            lock (_gate)
+                return _receipts.Count - _acked.Count;
+        }
     }
 
     /// <summary>Receipts the scheduler has not acked, in log order: what to send again after a reconnect.</summary>

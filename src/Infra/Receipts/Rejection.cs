@@ -24,7 +24,6 @@ public sealed record Rejection(
 public sealed class SignedRejection
 {
     private readonly byte[] _signature;
-    private byte[]? _json;
 
     internal SignedRejection(Rejection rejection, ulong chainId, Hash32 digest, byte[] signature)
     {
@@ -45,10 +44,10 @@ public sealed class SignedRejection
     public ReadOnlySpan<byte> Signature => _signature;
 
     /// <summary>
-    /// <c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8; written once and
-    /// then the same array every call: treat it as read-only.
+    /// <c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8, written fresh
+    /// each call (the log holds every rejection; see <see cref="SignedReceipt.ToJson"/>).
     /// </summary>
-    public byte[] ToJson() => _json ??= TypedDataJson.ToBytes(WriteJson, 1024);
+    public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 1024);
 
     public void WriteJson(Utf8JsonWriter json)
     {

@@ -127,11 +127,13 @@ public class ReceiptLogTests
             Assert.Equal(length, log.Length);
             Assert.False(log.MarkAcked("unknown"));
             Assert.Equal(["a", "c"], log.Unacked().Select(r => r.JobId));
+            Assert.Equal(2, log.UnackedCount);
         }
 
         using (ReceiptLog log = ReceiptLog.Open(folder.Path))
         {
             Assert.Equal(["a", "c"], log.Unacked().Select(r => r.JobId));
+            Assert.Equal(2, log.UnackedCount);
             Assert.True(log.IsAcked("b"));
             Assert.Equal(1, log.Recovery.Acks);
         }
