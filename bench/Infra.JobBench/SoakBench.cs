@@ -7,7 +7,7 @@ namespace InfraMind.Node.JobBench;
 
 /// <summary>
 /// Benchmark 4, the soak: for <see cref="Options.SoakSeconds"/>, warm rest jobs one after another through the node
-/// (POST /v1/jobs?wait=true: verify, run, sign, log the receipt) while a second connection reads GET /v1/status and
+/// (POST /v1/jobs?wait=true: verify, run, sign, log the receipt; 60 s deadlines) while a second connection reads GET /v1/status and
 /// GET /metrics back to back. Every 2 s it samples the node's resident memory (VmRSS) and GC heap
 /// (inframind_process_gc_heap_bytes). The goals: at most 32 MiB under load, and flat: the last fifth of the run no
 /// higher than the second fifth (the first is warm-up) by more than 1 MiB.
@@ -16,6 +16,12 @@ internal static class SoakBench
 {
     private const double FlatToleranceMiB = 1.0;
     private const double PeakGoalMiB = 32.0;
+
+    /// <summary>
+    /// A warm inference job's deadline: the node's replay guard remembers each id until then (at most 100,000), so a
+    /// far deadline at hundreds of jobs a second would fill it, and a soak longer than the deadline sees it level off.
+    /// </summary>
+    private const int JobDeadlineSeconds = 60;
 
     public static async Task<string> RunAsync(BenchContext context, CancellationToken ct)
     {
@@ -35,7 +41,7 @@ internal static class SoakBench
             {
                 string jobId = $"{context.RunTag}-soak-{round.ToString(CultureInfo.InvariantCulture)}";
                 byte[] job = context.Scheduler.Job(context.Node.NodeId, jobId, bundle.ModelHash, context.Server.FileUri(bundle.Archive), o.RestEntrypoint, input,
-                    (ulong)DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds());
+                    (ulong)DateTimeOffset.UtcNow.AddSeconds(JobDeadlineSeconds).ToUnixTimeSeconds());
                 RawResponse answer = await jobs.SendAsync(RawHttpClient.PostJson(jobs.Host, "/v1/jobs?wait=true", job), ct).ConfigureAwait(false);
                 using JsonDocument json = JsonDocument.Parse(answer.Body);
                 string state = json.RootElement.TryGetProperty("state", out JsonElement s) ? s.GetString() ?? "" : "";
