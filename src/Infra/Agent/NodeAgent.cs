@@ -96,7 +96,7 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
         _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"));
         if (!_receipts.Recovery.MiddleIntact || _receipts.Recovery.TailBytesDropped > 0)
             _log.Warn($"receipt log: {_receipts.Recovery.Describe()}");
-        _log.Info($"receipt log: {_receipts.All.Count} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler");
+        _log.Info($"receipt log: {_receipts.ReceiptCount} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler");
 
         HostCapacity capacity = HostCapacity.Read();
         _log.Info($"capacity for jobs: {capacity.JobCpuMillicores}m CPU ({capacity.CpuSource}), {capacity.JobMemoryBytes >> 20} MiB ({capacity.MemorySource}), {capacity.Gpus.Gpus.Count} GPU(s)");

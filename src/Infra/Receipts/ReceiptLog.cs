@@ -100,11 +100,13 @@ public sealed class ReceiptLog : IDisposable
     private readonly FileStream _lock;
     private readonly FileStream _stream;
     private readonly SafeFileHandle _file;
-    private readonly List<SignedReceipt> _receipts = [];
+    // Receipts are read from the file when asked for: memory holds where each one starts (job id → offset, and the
+    // offsets in log order) and which are unacked, not the receipts (about 570 B a job before; bench/README.md, "Soak").
+    private readonly List<long> _receiptOffsets = [];
+    private readonly Dictionary<string, long> _receiptAt = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _unacked = new(StringComparer.Ordinal);
     private readonly List<SignedRejection> _rejections = [];
-    private readonly Dictionary<string, SignedReceipt> _byJob = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rejected = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _acked = new(StringComparer.Ordinal);
     private readonly List<PendingRecord> _pending = [];
     // What _pending holds, by kind and job: a second record of either is refused while the first waits for its fsync.
     private readonly HashSet<(LogRecordKind Kind, string JobId)> _pendingKeys = [];
@@ -132,13 +134,25 @@ public sealed class ReceiptLog : IDisposable
 
     public RecoveryReport Recovery { get; }
 
-    /// <summary>Every logged receipt, in the order appended.</summary>
+    /// <summary>Every logged receipt, in the order appended (read from the file).</summary>
     public IReadOnlyList<SignedReceipt> All
     {
         get
         {
+            long[] offsets;
             lock (_gate)
-                return _receipts.ToArray();
+                offsets = [.. _receiptOffsets];
+            return ReadReceipts(offsets);
+        }
+    }
+
+    /// <summary>How many receipts the log holds.</summary>
+    public int ReceiptCount
+    {
+        get
+        {
+            lock (_gate)
+                return _receiptOffsets.Count;
         }
     }
 
@@ -238,34 +252,46 @@ public sealed class ReceiptLog : IDisposable
     public bool TryAppend(SignedRejection rejection, byte[]? json = null) =>
         Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), json ?? rejection.ToJson()));
 
+    /// <summary>The logged receipt of <paramref name="jobId"/>, read from the file.</summary>
     public bool TryGet(string jobId, out SignedReceipt? receipt)
     {
+        long offset;
         lock (_gate)
-            return _byJob.TryGetValue(jobId, out receipt);
+        {
+            if (!_receiptAt.TryGetValue(jobId, out offset))
+            {
+                receipt = null;
+                return false;
+            }
+        }
+
+        receipt = ReadReceiptAt(offset);
+        return true;
     }
 
     public bool IsAcked(string jobId)
     {
         lock (_gate)
-            return _acked.Contains(jobId);
+            return IsAckedLocked(jobId);
     }
 
-    /// <summary>How many receipts the scheduler has not acked, without walking them (asked after every ack).</summary>
+    /// <summary>How many receipts the scheduler has not acked, without reading them (asked after every ack).</summary>
     public int UnackedCount
     {
         get
         {
-            // Every ack names a receipt in the log (MarkAcked and recovery refuse others) and receipts are never removed.
             lock (_gate)
-                return _receipts.Count - _acked.Count;
+                return _unacked.Count;
         }
     }
 
     /// <summary>Receipts the scheduler has not acked, in log order: what to send again after a reconnect.</summary>
     public IReadOnlyList<SignedReceipt> Unacked()
     {
+        long[] offsets;
         lock (_gate)
-            return _receipts.Where(r => !_acked.Contains(r.JobId)).ToArray();
+            offsets = [.. _unacked.Values.Order()];
+        return ReadReceipts(offsets);
     }
 
     /// <summary>
@@ -276,7 +302,7 @@ public sealed class ReceiptLog : IDisposable
     {
         lock (_gate)
         {
-            if (!_byJob.ContainsKey(jobId))
+            if (!_receiptAt.ContainsKey(jobId))
                 return false;
         }
 
@@ -300,9 +326,9 @@ public sealed class ReceiptLog : IDisposable
         {
             bool logged = pending.Kind switch
             {
-                LogRecordKind.Receipt => _byJob.ContainsKey(pending.JobId),
+                LogRecordKind.Receipt => _receiptAt.ContainsKey(pending.JobId),
                 LogRecordKind.Rejection => _rejected.Contains(pending.JobId),
-                _ => _acked.Contains(pending.JobId),
+                _ => IsAckedLocked(pending.JobId),
             };
             if (logged || !_pendingKeys.Add((pending.Kind, pending.JobId)))
                 return ValueTask.FromResult(false);
@@ -524,15 +550,14 @@ public sealed class ReceiptLog : IDisposable
         switch (pending.Kind)
         {
             case LogRecordKind.Receipt:
-                _receipts.Add(pending.Receipt!);
-                _byJob.Add(pending.JobId, pending.Receipt!);
+                AddReceipt(pending.JobId, pending.Start);
                 break;
             case LogRecordKind.Rejection:
                 _rejections.Add(pending.Rejection!);
                 _rejected.Add(pending.JobId);
                 break;
             default:
-                _acked.Add(pending.JobId);
+                _unacked.Remove(pending.JobId);
                 break;
         }
 
@@ -540,6 +565,53 @@ public sealed class ReceiptLog : IDisposable
     }
 
     private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
+
+    private void AddReceipt(string jobId, long offset)
+    {
+        _receiptAt.Add(jobId, offset);
+        _receiptOffsets.Add(offset);
+        _unacked.Add(jobId, offset);
+    }
+
+    private bool IsAckedLocked(string jobId) => _receiptAt.ContainsKey(jobId) && !_unacked.ContainsKey(jobId);
+
+    private SignedReceipt[] ReadReceipts(long[] offsets)
+    {
+        var receipts = new SignedReceipt[offsets.Length];
+        for (int i = 0; i < offsets.Length; i++)
+            receipts[i] = ReadReceiptAt(offsets[i]);
+        return receipts;
+    }
+
+    /// <summary>The durable receipt record that starts at <paramref name="offset"/>: the node wrote and checked it, so anything else is the disk's fault.</summary>
+    private SignedReceipt ReadReceiptAt(long offset)
+    {
+        Span<byte> header = stackalloc byte[LogRecord.HeaderSize];
+        int got = RandomAccess.Read(_file, header, offset);
+        int length = got == header.Length ? (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header) : 0;
+        if (length is > 0 and <= LogRecord.MaxPayload)
+        {
+            byte[] record = ArrayPool<byte>.Shared.Rent(LogRecord.SizeOf(length));
+            try
+            {
+                int size = LogRecord.SizeOf(length);
+                if (RandomAccess.Read(_file, record.AsSpan(0, size), offset) == size
+                    && LogRecord.TryRead(record.AsSpan(0, size), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out _) == LogRecordStatus.Ok
+                    && kind == LogRecordKind.Receipt
+                    && SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _))
+                {
+                    return receipt!;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(record);
+            }
+        }
+
+        throw new ReceiptLogException(ReceiptLogFailure.Io,
+            $"the receipt at offset {offset} of {_path} no longer reads back as one; the file changed under the node: check the state_dir disk and restart the node so the log is recovered");
+    }
 
     private static byte[] AckPayload(string jobId)
     {
@@ -603,7 +675,7 @@ public sealed class ReceiptLog : IDisposable
                 continue;
             }
 
-            if (Apply(kind, payload, ref acks))
+            if (Apply(kind, payload, offset, ref acks))
                 good.Add((kind, offset, size));
             else
                 unreadable++;
@@ -615,6 +687,7 @@ public sealed class ReceiptLog : IDisposable
         {
             damagedCopy = Rewrite(data, good);
             end = good.Sum(g => (long)g.Size);
+            MoveOffsetsAfterRewrite(good);
         }
         else
         {
@@ -623,19 +696,19 @@ public sealed class ReceiptLog : IDisposable
                 Truncate(offset);
         }
 
-        return new RecoveryReport(_receipts.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
+        return new RecoveryReport(_receiptOffsets.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
     }
 
     // A record whose checksum holds but whose content does not parse was written that way by a bug;
     // it is counted and kept in the damaged copy rather than trusted.
-    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, ref int acks)
+    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, ref int acks)
     {
         switch (kind)
         {
             case LogRecordKind.Receipt:
-                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || !_byJob.TryAdd(receipt!.JobId, receipt))
+                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || _receiptAt.ContainsKey(receipt!.JobId))
                     return false;
-                _receipts.Add(receipt);
+                AddReceipt(receipt.JobId, offset);
                 return true;
             case LogRecordKind.Rejection:
                 if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || !_rejected.Add(rejection!.JobId))
@@ -643,14 +716,33 @@ public sealed class ReceiptLog : IDisposable
                 _rejections.Add(rejection);
                 return true;
             case LogRecordKind.Ack:
-                if (!TryReadAck(payload, out string jobId) || !_byJob.ContainsKey(jobId))
+                if (!TryReadAck(payload, out string jobId) || !_receiptAt.ContainsKey(jobId))
                     return false;
-                if (_acked.Add(jobId))
+                if (_unacked.Remove(jobId))
                     acks++;
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary>The rewrite packed the good records together: every receipt's offset moves to its place in the new file.</summary>
+    private void MoveOffsetsAfterRewrite(List<(LogRecordKind Kind, int Offset, int Size)> good)
+    {
+        var moved = new Dictionary<long, long>(good.Count);
+        long at = 0;
+        foreach ((_, int offset, int size) in good)
+        {
+            moved[offset] = at;
+            at += size;
+        }
+
+        for (int i = 0; i < _receiptOffsets.Count; i++)
+            _receiptOffsets[i] = moved[_receiptOffsets[i]];
+        foreach (string jobId in _receiptAt.Keys.ToArray())
+            _receiptAt[jobId] = moved[_receiptAt[jobId]];
+        foreach (string jobId in _unacked.Keys.ToArray())
+            _unacked[jobId] = moved[_unacked[jobId]];
     }
 
     /// <summary>The first offset at or after <paramref name="from"/> where a whole valid record starts, or -1.</summary>

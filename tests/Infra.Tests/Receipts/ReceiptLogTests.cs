@@ -140,6 +140,35 @@ public class ReceiptLogTests
     }
 
     [Fact]
+    public void Receipts_are_read_back_from_the_file_as_signed_and_a_changed_file_is_an_error()
+    {
+        using var folder = new TempFolder();
+        SignedReceipt signed = Sign("a");
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        log.Append(signed);
+        log.Append(Sign("b"));
+
+        Assert.True(log.TryGet("a", out SignedReceipt? read));
+        Assert.Equal(signed.ToJson(), read!.ToJson());
+        Assert.Equal(signed.Digest, read.Digest);
+        Assert.False(log.TryGet("unknown", out _));
+        Assert.Equal(2, log.ReceiptCount);
+
+        // Someone edits the durable file under the running node: the read says so instead of answering garbage.
+        using (var edit = new FileStream(LogFile(folder), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            edit.Position = LogRecord.HeaderSize + 20;
+            int b = edit.ReadByte();
+            edit.Position--;
+            edit.WriteByte((byte)(b ^ 0x20));
+        }
+
+        ReceiptLogException e = Assert.Throws<ReceiptLogException>(() => log.TryGet("a", out _));
+        Assert.Contains("no longer reads back", e.Message, StringComparison.Ordinal);
+        Assert.True(log.TryGet("b", out _));
+    }
+
+    [Fact]
     public void A_second_process_cannot_open_the_same_log()
     {
         using var folder = new TempFolder();
@@ -261,6 +290,10 @@ public class ReceiptLogTests
         using (ReceiptLog log = ReceiptLog.Open(folder.Path))
         {
             Assert.Equal(["a", "c", "d"], Jobs(log));
+            // Receipts are read from the file at their offsets, which the rewrite moved.
+            Assert.True(log.TryGet("d", out SignedReceipt? d));
+            Assert.Equal("d", d!.JobId);
+            Assert.Equal(["a", "c", "d"], log.Unacked().Select(r => r.JobId));
             Assert.False(log.Recovery.MiddleIntact);
             Assert.Equal(offsets[2] - offsets[1], log.Recovery.CorruptBytesSkipped);
             Assert.Equal(0, log.Recovery.TailBytesDropped);
