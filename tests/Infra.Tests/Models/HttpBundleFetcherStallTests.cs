@@ -75,12 +75,13 @@ public sealed class HttpBundleFetcherStallTests : IDisposable
     public async Task A_slow_mirror_that_keeps_sending_is_not_a_stall()
     {
         byte[] body = Body(64 << 10);
-        await using var slow = new RawServer(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray(), hold: false, pieces: 8, pause: TimeSpan.FromMilliseconds(250));
+        await using var slow = new RawServer(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n").Concat(body).ToArray(), hold: false, pieces: 16, pause: TimeSpan.FromMilliseconds(200));
         string file = _temp["slow.tar"];
 
-        // 8 pauses of 250 ms: 2 s in all, twice a 1 s stall clock that restarts per read. Each pause leaves 750 ms for a
-        // loaded CI host to schedule the reads (100 ms pauses against 300 ms failed once under the full suite).
-        await new HttpBundleFetcher(_http, TimeSpan.FromSeconds(1)).FetchAsync([slow.Uri], Hash32.Read(SHA256.HashData(body)), file, 1 << 20, null, null, CancellationToken.None);
+        // 16 pauses of 200 ms: 3.2 s in all, over twice a 1.5 s stall clock that restarts per read. Each pause leaves
+        // 1.3 s for a loaded CI host to schedule the reads (750 ms was not enough once under the full suite; 100 ms
+        // pauses against 300 ms failed before that).
+        await new HttpBundleFetcher(_http, TimeSpan.FromSeconds(1.5)).FetchAsync([slow.Uri], Hash32.Read(SHA256.HashData(body)), file, 1 << 20, null, null, CancellationToken.None);
         Assert.Equal(body, await File.ReadAllBytesAsync(file));
     }
 
