@@ -93,7 +93,15 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
 
         string stateDir = _config.Node.StateDir;
         Directory.CreateDirectory(stateDir);
-        _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"));
+        // The replay guard is seeded from the receipts recovery reads, so start-up reads the log once.
+        var replay = new ReplayGuard(TimeProvider.System);
+        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"), logged =>
+        {
+            // The log keeps no deadlines: a week past the receipt outlasts any deadline a scheduler sets in practice.
+            if (logged.Receipt.FinishedAt + (7 * 86400) > now)
+                replay.Remember(logged.JobId, logged.Receipt.FinishedAt + (7 * 86400));
+        });
         if (!_receipts.Recovery.MiddleIntact || _receipts.Recovery.TailBytesDropped > 0)
             _log.Warn($"receipt log: {_receipts.Recovery.Describe()}");
         _log.Info($"receipt log: {_receipts.ReceiptCount} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler");
@@ -113,15 +121,6 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
 
         var launcher = new SandboxLauncher(_engine);
         _warm = new WarmPool(launcher, capacity.JobMemoryBytes / 2, TimeSpan.FromSeconds(30));
-        var replay = new ReplayGuard(TimeProvider.System);
-        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        foreach (SignedReceipt logged in _receipts.All)
-        {
-            // The log keeps no deadlines: a week past the receipt outlasts any deadline a scheduler sets in practice.
-            if (logged.Receipt.FinishedAt + (7 * 86400) > now)
-                replay.Remember(logged.JobId, logged.Receipt.FinishedAt + (7 * 86400));
-        }
-
         var domain = new Eip712Domain(_config.Mesh.ChainId);
         var verifier = new JobVerifier(domain, _key.Address, _config.Mesh.TrustedSchedulers, replay, TimeProvider.System);
         // Receipts, rejections and batch roots sign with nonces precomputed while the node idles (about 1 µs instead

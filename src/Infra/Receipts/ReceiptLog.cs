@@ -100,9 +100,8 @@ public sealed class ReceiptLog : IDisposable
     private readonly FileStream _lock;
     private readonly FileStream _stream;
     private readonly SafeFileHandle _file;
-    // Receipts are read from the file when asked for: memory holds where each one starts (job id → offset, and the
-    // offsets in log order) and which are unacked, not the receipts (about 570 B a job before; bench/README.md, "Soak").
-    private readonly List<long> _receiptOffsets = [];
+    // Receipts are read from the file when asked for: memory holds where each one starts (job id → offset; log order
+    // is offset order) and which are unacked, not the receipts (about 570 B a job before; bench/README.md, "Soak").
     private readonly Dictionary<string, long> _receiptAt = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _unacked = new(StringComparer.Ordinal);
     private readonly List<SignedRejection> _rejections = [];
@@ -117,12 +116,12 @@ public sealed class ReceiptLog : IDisposable
     private int _groupSyncs;
     private bool _broken;
 
-    private ReceiptLog(string directory, FileStream lockFile)
+    private ReceiptLog(string directory, FileStream lockFile, Action<SignedReceipt>? recovered)
     {
         Directory = directory;
         _path = Path.Combine(directory, FileName);
         _lock = lockFile;
-        Recovery = Recover(out long end);
+        Recovery = Recover(recovered, out long end);
         _stream = OpenOwnerOnly(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         _file = _stream.SafeFileHandle;
         _length = end;
@@ -141,7 +140,7 @@ public sealed class ReceiptLog : IDisposable
         {
             long[] offsets;
             lock (_gate)
-                offsets = [.. _receiptOffsets];
+                offsets = [.. _receiptAt.Values.Order()];
             return ReadReceipts(offsets);
         }
     }
@@ -152,7 +151,7 @@ public sealed class ReceiptLog : IDisposable
         get
         {
             lock (_gate)
-                return _receiptOffsets.Count;
+                return _receiptAt.Count;
         }
     }
 
@@ -202,7 +201,9 @@ public sealed class ReceiptLog : IDisposable
     internal Action? BeforeGroupSync { get; set; }
 
     /// <summary>Opens (creating if needed) the log in <paramref name="directory"/>, recovering it first.</summary>
-    public static ReceiptLog Open(string directory)
+    /// <param name="recovered">Called with each receipt recovery keeps, as it reads them: a caller that wants them all at
+    /// start (the replay guard's seed) gets them without the log being read a second time.</param>
+    public static ReceiptLog Open(string directory, Action<SignedReceipt>? recovered = null)
     {
         System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         FileStream lockFile;
@@ -218,7 +219,7 @@ public sealed class ReceiptLog : IDisposable
 
         try
         {
-            return new ReceiptLog(directory, lockFile);
+            return new ReceiptLog(directory, lockFile, recovered);
         }
         catch
         {
@@ -246,11 +247,11 @@ public sealed class ReceiptLog : IDisposable
     /// receipt's <see cref="SignedReceipt.ToJson"/> when the caller already wrote it.
     /// </summary>
     public ValueTask<bool> TryAppendAsync(SignedReceipt receipt, byte[]? json = null) =>
-        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, receipt, null), json ?? receipt.ToJson());
+        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, null), json ?? receipt.ToJson());
 
     /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
     public bool TryAppend(SignedRejection rejection, byte[]? json = null) =>
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, null, rejection), json ?? rejection.ToJson()));
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, rejection), json ?? rejection.ToJson()));
 
     /// <summary>The logged receipt of <paramref name="jobId"/>, read from the file.</summary>
     public bool TryGet(string jobId, out SignedReceipt? receipt)
@@ -307,7 +308,7 @@ public sealed class ReceiptLog : IDisposable
         }
 
         // False from the append means acked already (or waiting for its fsync): nothing more to write.
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId, null, null), AckPayload(jobId)));
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId, null), AckPayload(jobId)));
         return true;
     }
 
@@ -569,7 +570,6 @@ public sealed class ReceiptLog : IDisposable
     private void AddReceipt(string jobId, long offset)
     {
         _receiptAt.Add(jobId, offset);
-        _receiptOffsets.Add(offset);
         _unacked.Add(jobId, offset);
     }
 
@@ -647,7 +647,7 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>Reads the file, rebuilds the in-memory state and repairs what a crash or bad disk left.</summary>
-    private RecoveryReport Recover(out long end)
+    private RecoveryReport Recover(Action<SignedReceipt>? recovered, out long end)
     {
         byte[] data = File.Exists(_path) ? File.ReadAllBytes(_path) : [];
         // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
@@ -675,7 +675,7 @@ public sealed class ReceiptLog : IDisposable
                 continue;
             }
 
-            if (Apply(kind, payload, offset, ref acks))
+            if (Apply(kind, payload, offset, recovered, ref acks))
                 good.Add((kind, offset, size));
             else
                 unreadable++;
@@ -696,12 +696,12 @@ public sealed class ReceiptLog : IDisposable
                 Truncate(offset);
         }
 
-        return new RecoveryReport(_receiptOffsets.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
+        return new RecoveryReport(_receiptAt.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
     }
 
     // A record whose checksum holds but whose content does not parse was written that way by a bug;
     // it is counted and kept in the damaged copy rather than trusted.
-    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, ref int acks)
+    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, Action<SignedReceipt>? recovered, ref int acks)
     {
         switch (kind)
         {
@@ -709,6 +709,7 @@ public sealed class ReceiptLog : IDisposable
                 if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || _receiptAt.ContainsKey(receipt!.JobId))
                     return false;
                 AddReceipt(receipt.JobId, offset);
+                recovered?.Invoke(receipt);
                 return true;
             case LogRecordKind.Rejection:
                 if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || !_rejected.Add(rejection!.JobId))
@@ -737,8 +738,6 @@ public sealed class ReceiptLog : IDisposable
             at += size;
         }
 
-        for (int i = 0; i < _receiptOffsets.Count; i++)
-            _receiptOffsets[i] = moved[_receiptOffsets[i]];
         foreach (string jobId in _receiptAt.Keys.ToArray())
             _receiptAt[jobId] = moved[_receiptAt[jobId]];
         foreach (string jobId in _unacked.Keys.ToArray())
@@ -826,13 +825,11 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>A record written to the file and waiting for the group fsync that makes it durable.</summary>
-    private sealed class PendingRecord(LogRecordKind kind, string jobId, SignedReceipt? receipt, SignedRejection? rejection)
+    private sealed class PendingRecord(LogRecordKind kind, string jobId, SignedRejection? rejection)
     {
         public LogRecordKind Kind { get; } = kind;
 
         public string JobId { get; } = jobId;
-
-        public SignedReceipt? Receipt { get; } = receipt;
 
         public SignedRejection? Rejection { get; } = rejection;
 

@@ -169,6 +169,17 @@ public class ReceiptLogTests
     }
 
     [Fact]
+    public void Opening_hands_each_kept_receipt_to_the_caller_in_log_order()
+    {
+        using var folder = new TempFolder();
+        Fill(folder, "a", "b", "c");
+        var seen = new List<string>();
+        using ReceiptLog log = ReceiptLog.Open(folder.Path, r => seen.Add(r.JobId));
+        Assert.Equal(["a", "b", "c"], seen);
+        Assert.Equal(3, log.ReceiptCount);
+    }
+
+    [Fact]
     public void A_second_process_cannot_open_the_same_log()
     {
         using var folder = new TempFolder();
