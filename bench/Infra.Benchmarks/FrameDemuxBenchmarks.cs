@@ -26,15 +26,14 @@ public class FrameDemuxBenchmarks
         var stream = new ArrayBufferWriter<byte>();
         while (stream.WrittenCount < 64 * 1024)
         {
-            WriteFrame(stream, OutputChannel.Stdout, 3584, (byte)'o');
-            WriteFrame(stream, OutputChannel.Stderr, 61, (byte)'e');
+            _stdoutBytes += WriteFrame(stream, OutputChannel.Stdout, 3584, (byte)'o');
+            _stderrBytes += WriteFrame(stream, OutputChannel.Stderr, 61, (byte)'e');
         }
 
         byte[] bytes = stream.WrittenSpan.ToArray();
         _reads = Enumerable.Range(0, (bytes.Length + ReadSize - 1) / ReadSize)
             .Select(i => new ReadOnlySequence<byte>(bytes, i * ReadSize, Math.Min(ReadSize, bytes.Length - (i * ReadSize))))
             .ToArray();
-        (_stdoutBytes, _stderrBytes) = (bytes.Length / 3661 * 3584, bytes.Length / 3661 * 61);
         if (FrameDemuxStdoutStderr() != _stdoutBytes + _stderrBytes)
             throw new InvalidOperationException("the benchmark stream does not demultiplex as expected");
     }
@@ -52,7 +51,8 @@ public class FrameDemuxBenchmarks
         return sink.Counts[1] + sink.Counts[2];
     }
 
-    private static void WriteFrame(ArrayBufferWriter<byte> stream, OutputChannel channel, int length, byte fill)
+    /// <summary>Appends one frame; returns its payload length.</summary>
+    private static int WriteFrame(ArrayBufferWriter<byte> stream, OutputChannel channel, int length, byte fill)
     {
         Span<byte> frame = stream.GetSpan(OutputDemuxer.HeaderSize + length)[..(OutputDemuxer.HeaderSize + length)];
         frame[..4].Clear();
@@ -60,6 +60,7 @@ public class FrameDemuxBenchmarks
         BinaryPrimitives.WriteUInt32BigEndian(frame[4..], (uint)length);
         frame[OutputDemuxer.HeaderSize..].Fill(fill);
         stream.Advance(frame.Length);
+        return length;
     }
 
     private readonly struct CountingSink(long[] counts) : IOutputSink

@@ -116,22 +116,27 @@ internal static class Program
     /// </summary>
     public static async Task<int> UnfinishedAsync(RawHttpClient client, CancellationToken ct)
     {
+        Dictionary<string, double> samples = await MetricsAsync(client, ct).ConfigureAwait(false);
+        return (int)(Sample(samples, "inframind_queue_depth") + Sample(samples, "inframind_active_jobs"));
+    }
+
+    /// <summary>The unlabelled samples of GET /metrics, by name.</summary>
+    public static async Task<Dictionary<string, double>> MetricsAsync(RawHttpClient client, CancellationToken ct)
+    {
         RawResponse metrics = await client.SendAsync(RawHttpClient.Get(client.Host, "/metrics"), ct).ConfigureAwait(false);
-        int total = 0, found = 0;
+        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (string line in metrics.Text.Split('\n'))
         {
             string[] parts = line.Split(' ');
-            if (parts.Length == 2 && parts[0] is "inframind_queue_depth" or "inframind_active_jobs")
-            {
-                total += (int)double.Parse(parts[1], CultureInfo.InvariantCulture);
-                found++;
-            }
+            if (parts.Length == 2 && !line.StartsWith('#') && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                samples[parts[0]] = value;
         }
 
-        if (found != 2)
-            throw new InvalidOperationException("GET /metrics has no inframind_queue_depth or inframind_active_jobs sample");
-        return total;
+        return samples;
     }
+
+    public static double Sample(Dictionary<string, double> samples, string name) =>
+        samples.TryGetValue(name, out double value) ? value : throw new InvalidOperationException($"GET /metrics has no {name} sample");
 
     /// <summary>Polls until the node holds no unfinished job, so one benchmark's tail does not load the next.</summary>
     public static async Task WaitIdleAsync(RawHttpClient client, TimeSpan limit, CancellationToken ct)

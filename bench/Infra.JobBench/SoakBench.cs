@@ -78,7 +78,7 @@ internal static class SoakBench
                 await Task.WhenAny(Task.Delay(2000, ct), submit, read).ConfigureAwait(false);
                 if (submit.IsFaulted || read.IsFaulted)
                     break;
-                samples.Add((clock.Elapsed.TotalSeconds, Kb(context.Node.Pid, "VmRSS") / 1024.0, await GcHeapMiBAsync(probe, ct).ConfigureAwait(false), Interlocked.Read(ref jobsDone)));
+                samples.Add((clock.Elapsed.TotalSeconds, Kb(context.Node.Pid, "VmRSS") / 1024.0, Program.Sample(await Program.MetricsAsync(probe, ct).ConfigureAwait(false), "inframind_process_gc_heap_bytes") / (1024 * 1024), Interlocked.Read(ref jobsDone)));
                 if (samples.Count % 15 == 0)
                     Console.Write($" {samples[^1].Seconds:0}s {samples[^1].RssMiB:0.0}MiB {samples[^1].Jobs}jobs");
             }
@@ -101,10 +101,10 @@ internal static class SoakBench
         await File.WriteAllTextAsync(Path.Combine(context.Out, "soak.csv"), csv.ToString(), ct).ConfigureAwait(false);
 
         int fifth = samples.Count / 5;
-        double second = Median(samples.Skip(fifth).Take(fifth).Select(s => s.RssMiB));
-        double last = Median(samples.Skip(samples.Count - fifth).Select(s => s.RssMiB));
-        double heapSecond = Median(samples.Skip(fifth).Take(fifth).Select(s => s.HeapMiB));
-        double heapLast = Median(samples.Skip(samples.Count - fifth).Select(s => s.HeapMiB));
+        double second = new Stats(samples.Skip(fifth).Take(fifth).Select(s => s.RssMiB)).Median;
+        double last = new Stats(samples.Skip(samples.Count - fifth).Select(s => s.RssMiB)).Median;
+        double heapSecond = new Stats(samples.Skip(fifth).Take(fifth).Select(s => s.HeapMiB)).Median;
+        double heapLast = new Stats(samples.Skip(samples.Count - fifth).Select(s => s.HeapMiB)).Median;
         double peak = samples.Max(s => s.RssMiB);
         double seconds = clock.Elapsed.TotalSeconds;
 
@@ -121,12 +121,6 @@ internal static class SoakBench
         return text.ToString();
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
     /// <summary>A kB field of /proc/PID/status (VmRSS, VmHWM).</summary>
     private static long Kb(int pid, string field)
     {
@@ -137,17 +131,5 @@ internal static class SoakBench
         }
 
         throw new InvalidOperationException($"/proc/{pid}/status has no {field}");
-    }
-
-    private static async Task<double> GcHeapMiBAsync(RawHttpClient client, CancellationToken ct)
-    {
-        RawResponse metrics = await client.SendAsync(RawHttpClient.Get(client.Host, "/metrics"), ct).ConfigureAwait(false);
-        foreach (string line in metrics.Text.Split('\n'))
-        {
-            if (line.StartsWith("inframind_process_gc_heap_bytes ", StringComparison.Ordinal))
-                return double.Parse(line.AsSpan("inframind_process_gc_heap_bytes ".Length), CultureInfo.InvariantCulture) / (1024 * 1024);
-        }
-
-        throw new InvalidOperationException("GET /metrics has no inframind_process_gc_heap_bytes sample");
     }
 }
