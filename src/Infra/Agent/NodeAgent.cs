@@ -93,15 +93,8 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
 
         string stateDir = _config.Node.StateDir;
         Directory.CreateDirectory(stateDir);
-        // The replay guard is seeded from the receipts recovery reads, so start-up reads the log once.
-        var replay = new ReplayGuard(TimeProvider.System);
-        ulong now = (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"), logged =>
-        {
-            // The log keeps no deadlines: a week past the receipt outlasts any deadline a scheduler sets in practice.
-            if (logged.Receipt.FinishedAt + (7 * 86400) > now)
-                replay.Remember(logged.JobId, logged.Receipt.FinishedAt + (7 * 86400));
-        });
+        _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"));
+        var replay = new ReplayGuard(TimeProvider.System, logged: _receipts.HasReceipt);
         if (!_receipts.Recovery.MiddleIntact || _receipts.Recovery.TailBytesDropped > 0)
             _log.Warn($"receipt log: {_receipts.Recovery.Describe()}");
         _log.Info($"receipt log: {_receipts.ReceiptCount} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler");

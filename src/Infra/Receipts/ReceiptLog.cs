@@ -93,6 +93,9 @@ public sealed class ReceiptLog : IDisposable
     /// <summary>How far ahead of the last record the file is zero-filled, once a record no longer fits.</summary>
     public const int ReserveBytes = 1 << 20;
 
+    /// <summary>How much of the file recovery reads at a time.</summary>
+    internal const int RecoveryWindow = 1 << 20;
+
     private static readonly byte[] Zeros = new byte[64 * 1024];
 
     private readonly Lock _gate = new();
@@ -100,12 +103,9 @@ public sealed class ReceiptLog : IDisposable
     private readonly FileStream _lock;
     private readonly FileStream _stream;
     private readonly SafeFileHandle _file;
-    // Receipts are read from the file when asked for: memory holds where each one starts (job id → offset; log order
-    // is offset order) and which are unacked, not the receipts (about 570 B a job before; bench/README.md, "Soak").
-    private readonly Dictionary<string, long> _receiptAt = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _unacked = new(StringComparer.Ordinal);
-    private readonly List<SignedRejection> _rejections = [];
-    private readonly HashSet<string> _rejected = new(StringComparer.Ordinal);
+    // Records are read from the file when asked for: memory holds where each one starts, by a hash of its job id, and
+    // whether a receipt is acked: 16 bytes a record, no string (bench/README.md, "Soak").
+    private readonly RecordIndex _index;
     private readonly List<PendingRecord> _pending = [];
     // What _pending holds, by kind and job: a second record of either is refused while the first waits for its fsync.
     private readonly HashSet<(LogRecordKind Kind, string JobId)> _pendingKeys = [];
@@ -116,12 +116,13 @@ public sealed class ReceiptLog : IDisposable
     private int _groupSyncs;
     private bool _broken;
 
-    private ReceiptLog(string directory, FileStream lockFile, Action<SignedReceipt>? recovered)
+    private ReceiptLog(string directory, FileStream lockFile, RecordIndex index, int recoveryWindow)
     {
         Directory = directory;
         _path = Path.Combine(directory, FileName);
         _lock = lockFile;
-        Recovery = Recover(recovered, out long end);
+        _index = index;
+        Recovery = Recover(recoveryWindow, out long end);
         _stream = OpenOwnerOnly(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         _file = _stream.SafeFileHandle;
         _length = end;
@@ -140,7 +141,7 @@ public sealed class ReceiptLog : IDisposable
         {
             long[] offsets;
             lock (_gate)
-                offsets = [.. _receiptAt.Values.Order()];
+                offsets = _index.ReceiptOffsets(unackedOnly: false);
             return ReadReceipts(offsets);
         }
     }
@@ -151,16 +152,17 @@ public sealed class ReceiptLog : IDisposable
         get
         {
             lock (_gate)
-                return _receiptAt.Count;
+                return _index.Receipts;
         }
     }
 
-    public IReadOnlyList<SignedRejection> Rejections
+    /// <summary>How many rejections the log holds.</summary>
+    public int RejectionCount
     {
         get
         {
             lock (_gate)
-                return _rejections.ToArray();
+                return _index.Rejections;
         }
     }
 
@@ -201,10 +203,12 @@ public sealed class ReceiptLog : IDisposable
     internal Action? BeforeGroupSync { get; set; }
 
     /// <summary>Opens (creating if needed) the log in <paramref name="directory"/>, recovering it first.</summary>
-    /// <param name="recovered">Called with each receipt recovery keeps, as it reads them: a caller that wants them all at
-    /// start (the replay guard's seed) gets them without the log being read a second time.</param>
-    public static ReceiptLog Open(string directory, Action<SignedReceipt>? recovered = null)
+    public static ReceiptLog Open(string directory) => Open(directory, new RecordIndex(), RecoveryWindow);
+
+    /// <summary>Opens with <paramref name="index"/> (tests force hash collisions) and a recovery read window of <paramref name="recoveryWindow"/> bytes.</summary>
+    internal static ReceiptLog Open(string directory, RecordIndex index, int recoveryWindow)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(recoveryWindow, LogRecord.SizeOf(LogRecord.MaxPayload));
         System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         FileStream lockFile;
         try
@@ -219,7 +223,7 @@ public sealed class ReceiptLog : IDisposable
 
         try
         {
-            return new ReceiptLog(directory, lockFile, recovered);
+            return new ReceiptLog(directory, lockFile, index, recoveryWindow);
         }
         catch
         {
@@ -247,11 +251,11 @@ public sealed class ReceiptLog : IDisposable
     /// receipt's <see cref="SignedReceipt.ToJson"/> when the caller already wrote it.
     /// </summary>
     public ValueTask<bool> TryAppendAsync(SignedReceipt receipt, byte[]? json = null) =>
-        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId, null), json ?? receipt.ToJson());
+        AppendAsync(new PendingRecord(LogRecordKind.Receipt, receipt.JobId), json ?? receipt.ToJson());
 
     /// <summary>Appends a rejection and fsyncs; false when the job was already rejected.</summary>
     public bool TryAppend(SignedRejection rejection, byte[]? json = null) =>
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId, rejection), json ?? rejection.ToJson()));
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Rejection, rejection.JobId), json ?? rejection.ToJson()));
 
     /// <summary>The logged receipt of <paramref name="jobId"/>, read from the file.</summary>
     public bool TryGet(string jobId, out SignedReceipt? receipt)
@@ -259,21 +263,34 @@ public sealed class ReceiptLog : IDisposable
         long offset;
         lock (_gate)
         {
-            if (!_receiptAt.TryGetValue(jobId, out offset))
+            int slot = Find(LogRecordKind.Receipt, jobId);
+            if (slot < 0)
             {
                 receipt = null;
                 return false;
             }
+
+            offset = _index.OffsetAt(slot);
         }
 
         receipt = ReadReceiptAt(offset);
         return true;
     }
 
+    /// <summary>Whether <paramref name="jobId"/> has a receipt here (the replay check of every job): the file is read only to confirm a hash match.</summary>
+    public bool HasReceipt(string jobId)
+    {
+        lock (_gate)
+            return Find(LogRecordKind.Receipt, jobId) >= 0;
+    }
+
     public bool IsAcked(string jobId)
     {
         lock (_gate)
-            return IsAckedLocked(jobId);
+        {
+            int slot = Find(LogRecordKind.Receipt, jobId);
+            return slot >= 0 && !_index.IsUnacked(slot);
+        }
     }
 
     /// <summary>How many receipts the scheduler has not acked, without reading them (asked after every ack).</summary>
@@ -282,7 +299,7 @@ public sealed class ReceiptLog : IDisposable
         get
         {
             lock (_gate)
-                return _unacked.Count;
+                return _index.Unacked;
         }
     }
 
@@ -291,7 +308,7 @@ public sealed class ReceiptLog : IDisposable
     {
         long[] offsets;
         lock (_gate)
-            offsets = [.. _unacked.Values.Order()];
+            offsets = _index.ReceiptOffsets(unackedOnly: true);
         return ReadReceipts(offsets);
     }
 
@@ -301,14 +318,11 @@ public sealed class ReceiptLog : IDisposable
     /// </summary>
     public bool MarkAcked(string jobId)
     {
-        lock (_gate)
-        {
-            if (!_receiptAt.ContainsKey(jobId))
-                return false;
-        }
+        if (!HasReceipt(jobId))
+            return false;
 
         // False from the append means acked already (or waiting for its fsync): nothing more to write.
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId, null), AckPayload(jobId)));
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId), AckPayload(jobId)));
         return true;
     }
 
@@ -327,9 +341,8 @@ public sealed class ReceiptLog : IDisposable
         {
             bool logged = pending.Kind switch
             {
-                LogRecordKind.Receipt => _receiptAt.ContainsKey(pending.JobId),
-                LogRecordKind.Rejection => _rejected.Contains(pending.JobId),
-                _ => IsAckedLocked(pending.JobId),
+                LogRecordKind.Ack => Find(LogRecordKind.Receipt, pending.JobId) is int slot && (slot < 0 || !_index.IsUnacked(slot)),
+                _ => Find(pending.Kind, pending.JobId) >= 0,
             };
             if (logged || !_pendingKeys.Add((pending.Kind, pending.JobId)))
                 return ValueTask.FromResult(false);
@@ -548,18 +561,15 @@ public sealed class ReceiptLog : IDisposable
     private void Publish(PendingRecord pending)
     {
         Forget(pending);
-        switch (pending.Kind)
+        if (pending.Kind == LogRecordKind.Ack)
         {
-            case LogRecordKind.Receipt:
-                AddReceipt(pending.JobId, pending.Start);
-                break;
-            case LogRecordKind.Rejection:
-                _rejections.Add(pending.Rejection!);
-                _rejected.Add(pending.JobId);
-                break;
-            default:
-                _unacked.Remove(pending.JobId);
-                break;
+            int slot = Find(LogRecordKind.Receipt, pending.JobId);
+            if (slot >= 0)
+                _index.MarkAcked(slot);
+        }
+        else
+        {
+            _index.Add(_index.Hash(pending.JobId), pending.Start, pending.Kind);
         }
 
         pending.Outcome = PendingOutcome.Durable;
@@ -567,13 +577,61 @@ public sealed class ReceiptLog : IDisposable
 
     private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
 
-    private void AddReceipt(string jobId, long offset)
+    /// <summary>The index slot of <paramref name="jobId"/>'s record of <paramref name="kind"/>, or -1; called holding <see cref="_gate"/>.</summary>
+    private int Find(LogRecordKind kind, string jobId) => Find(_file, kind, jobId);
+
+    private int Find(SafeFileHandle file, LogRecordKind kind, string jobId)
     {
-        _receiptAt.Add(jobId, offset);
-        _unacked.Add(jobId, offset);
+        ulong hash = _index.Hash(jobId);
+        int cursor = -1;
+        int slot;
+        while ((slot = _index.Probe(hash, kind, ref cursor)) >= 0)
+        {
+            if (RecordJobIdIs(file, _index.OffsetAt(slot), jobId))
+                return slot;
+        }
+
+        return -1;
     }
 
-    private bool IsAckedLocked(string jobId) => _receiptAt.ContainsKey(jobId) && !_unacked.ContainsKey(jobId);
+    /// <summary>Whether the record at <paramref name="offset"/> is <paramref name="jobId"/>'s: a hash match, confirmed from the file.</summary>
+    private bool RecordJobIdIs(SafeFileHandle file, long offset, string jobId)
+    {
+        byte[] record = ReadRecordAt(file, offset, out int size);
+        try
+        {
+            return LogRecord.TryRead(record.AsSpan(0, size), out _, out ReadOnlySpan<byte> payload, out _) == LogRecordStatus.Ok
+                ? PayloadJobIdIs(payload, jobId)
+                : throw NoLongerReads(offset);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(record);
+        }
+    }
+
+    /// <summary>Whether a receipt's, rejection's or ack's JSON names <paramref name="jobId"/> in its top-level <c>job_id</c>.</summary>
+    internal static bool PayloadJobIdIs(ReadOnlySpan<byte> payload, string jobId)
+    {
+        var reader = new Utf8JsonReader(payload);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                return false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("job_id"u8))
+                    return reader.Read() && reader.TokenType == JsonTokenType.String && reader.ValueTextEquals(jobId);
+                if (!reader.Read() || !reader.TrySkip())
+                    return false;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return false;
+    }
 
     private SignedReceipt[] ReadReceipts(long[] offsets)
     {
@@ -586,32 +644,56 @@ public sealed class ReceiptLog : IDisposable
     /// <summary>The durable receipt record that starts at <paramref name="offset"/>: the node wrote and checked it, so anything else is the disk's fault.</summary>
     private SignedReceipt ReadReceiptAt(long offset)
     {
-        Span<byte> header = stackalloc byte[LogRecord.HeaderSize];
-        int got = RandomAccess.Read(_file, header, offset);
-        int length = got == header.Length ? (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(header) : 0;
+        byte[] record = ReadRecordAt(_file, offset, out int size);
+        try
+        {
+            if (LogRecord.TryRead(record.AsSpan(0, size), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out _) == LogRecordStatus.Ok
+                && kind == LogRecordKind.Receipt
+                && SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _))
+            {
+                return receipt!;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(record);
+        }
+
+        throw NoLongerReads(offset);
+    }
+
+    /// <summary>
+    /// The record at <paramref name="offset"/> in a pooled array (the caller returns it): one pread of a page, which
+    /// holds a whole receipt, and a second for the rest of a longer record.
+    /// </summary>
+    private byte[] ReadRecordAt(SafeFileHandle file, long offset, out int size)
+    {
+        const int FirstRead = 4096;
+        byte[] record = ArrayPool<byte>.Shared.Rent(FirstRead);
+        int got = RandomAccess.Read(file, record.AsSpan(0, FirstRead), offset);
+        int length = got >= LogRecord.HeaderSize ? (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record) : 0;
         if (length is > 0 and <= LogRecord.MaxPayload)
         {
-            byte[] record = ArrayPool<byte>.Shared.Rent(LogRecord.SizeOf(length));
-            try
+            size = LogRecord.SizeOf(length);
+            if (size <= got)
+                return record;
+            if (got == FirstRead)
             {
-                int size = LogRecord.SizeOf(length);
-                if (RandomAccess.Read(_file, record.AsSpan(0, size), offset) == size
-                    && LogRecord.TryRead(record.AsSpan(0, size), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out _) == LogRecordStatus.Ok
-                    && kind == LogRecordKind.Receipt
-                    && SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _))
-                {
-                    return receipt!;
-                }
-            }
-            finally
-            {
+                byte[] larger = ArrayPool<byte>.Shared.Rent(size);
+                record.AsSpan(0, got).CopyTo(larger);
                 ArrayPool<byte>.Shared.Return(record);
+                record = larger;
+                if (RandomAccess.Read(file, record.AsSpan(got, size - got), offset + got) == size - got)
+                    return record;
             }
         }
 
-        throw new ReceiptLogException(ReceiptLogFailure.Io,
-            $"the receipt at offset {offset} of {_path} no longer reads back as one; the file changed under the node: check the state_dir disk and restart the node so the log is recovered");
+        ArrayPool<byte>.Shared.Return(record);
+        throw NoLongerReads(offset);
     }
+
+    private ReceiptLogException NoLongerReads(long offset) => new(ReceiptLogFailure.Io,
+        $"the record at offset {offset} of {_path} no longer reads back as one; the file changed under the node: check the state_dir disk and restart the node so the log is recovered");
 
     private static byte[] AckPayload(string jobId)
     {
@@ -646,48 +728,62 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
-    /// <summary>Reads the file, rebuilds the in-memory state and repairs what a crash or bad disk left.</summary>
-    private RecoveryReport Recover(Action<SignedReceipt>? recovered, out long end)
+    /// <summary>
+    /// Reads the file front to back through a window of <paramref name="window"/> bytes (never the whole file: a log
+    /// grows without end, and an array cannot hold more than 2 GB), rebuilds the index and repairs what a crash or bad
+    /// disk left.
+    /// </summary>
+    private RecoveryReport Recover(int window, out long end)
     {
-        byte[] data = File.Exists(_path) ? File.ReadAllBytes(_path) : [];
-        // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
-        int contentEnd = LogRecord.EndOfContent(data);
-        var good = new List<(LogRecordKind Kind, int Offset, int Size)>();
-        long tailDropped = 0, skipped = 0;
-        int unreadable = 0, acks = 0;
-        int offset = 0;
-        while (offset < contentEnd)
+        if (!File.Exists(_path))
         {
-            LogRecordStatus status = LogRecord.TryRead(data.AsSpan(offset, contentEnd - offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
-            if (status != LogRecordStatus.Ok)
+            end = 0;
+            return new RecoveryReport(0, 0, 0, 0, 0, 0, null);
+        }
+
+        var bad = new List<(long Start, long Length)>();
+        long tailDropped = 0, skipped = 0, offset = 0;
+        int unreadable = 0, acks = 0;
+        using (SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Read))
+        {
+            // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
+            var reader = new WindowReader(file, EndOfContent(file), window);
+            while (offset < reader.ContentEnd)
             {
-                // Damage at the end (nothing valid after it) is a write the crash cut short; damage with
-                // valid records after it is the disk's fault and must not cost those records.
-                int next = Resynchronise(data.AsSpan(0, contentEnd), offset + 1);
-                if (next < 0)
+                LogRecordStatus status = LogRecord.TryRead(reader.At(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
+                if (status != LogRecordStatus.Ok)
                 {
-                    tailDropped = contentEnd - offset;
-                    break;
+                    // Damage at the end (nothing valid after it) is a write the crash cut short; damage with
+                    // valid records after it is the disk's fault and must not cost those records.
+                    long next = Resynchronise(reader, offset + 1);
+                    if (next < 0)
+                    {
+                        tailDropped = reader.ContentEnd - offset;
+                        break;
+                    }
+
+                    bad.Add((offset, next - offset));
+                    skipped += next - offset;
+                    offset = next;
+                    continue;
                 }
 
-                skipped += next - offset;
-                offset = next;
-                continue;
-            }
+                if (!Apply(file, kind, payload, offset, ref acks))
+                {
+                    bad.Add((offset, size));
+                    unreadable++;
+                }
 
-            if (Apply(kind, payload, offset, recovered, ref acks))
-                good.Add((kind, offset, size));
-            else
-                unreadable++;
-            offset += size;
+                offset += size;
+            }
         }
 
         string? damagedCopy = null;
-        if (skipped > 0 || unreadable > 0)
+        if (bad.Count > 0)
         {
-            damagedCopy = Rewrite(data, good);
-            end = good.Sum(g => (long)g.Size);
-            MoveOffsetsAfterRewrite(good);
+            damagedCopy = Rewrite(offset, bad);
+            end = offset - bad.Sum(b => b.Length);
+            MoveOffsetsAfterRewrite(bad);
         }
         else
         {
@@ -696,64 +792,109 @@ public sealed class ReceiptLog : IDisposable
                 Truncate(offset);
         }
 
-        return new RecoveryReport(_receiptAt.Count, _rejections.Count, acks, tailDropped, skipped, unreadable, damagedCopy);
+        return new RecoveryReport(_index.Receipts, _index.Rejections, acks, tailDropped, skipped, unreadable, damagedCopy);
+    }
+
+    /// <summary>Where the file's content ends: after its last non-zero byte, read backwards a block at a time.</summary>
+    private static long EndOfContent(SafeFileHandle file)
+    {
+        byte[] block = new byte[64 * 1024];
+        long end = RandomAccess.GetLength(file);
+        while (end > 0)
+        {
+            int size = (int)Math.Min(block.Length, end);
+            int got = ReadFully(file, block.AsSpan(0, size), end - size);
+            int last = LogRecord.EndOfContent(block.AsSpan(0, got));
+            if (last > 0)
+                return end - size + last;
+            end -= size;
+        }
+
+        return 0;
+    }
+
+    private static int ReadFully(SafeFileHandle file, Span<byte> buffer, long offset)
+    {
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int got = RandomAccess.Read(file, buffer[total..], offset + total);
+            if (got == 0)
+                break;
+            total += got;
+        }
+
+        return total;
     }
 
     // A record whose checksum holds but whose content does not parse was written that way by a bug;
-    // it is counted and kept in the damaged copy rather than trusted.
-    private bool Apply(LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, Action<SignedReceipt>? recovered, ref int acks)
+    // it is counted and kept in the damaged copy rather than trusted. Duplicates are checked against records
+    // already indexed, read back through the recovery's own handle.
+    private bool Apply(SafeFileHandle file, LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, ref int acks)
     {
         switch (kind)
         {
             case LogRecordKind.Receipt:
-                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || _receiptAt.ContainsKey(receipt!.JobId))
+                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || Find(file, LogRecordKind.Receipt, receipt!.JobId) >= 0)
                     return false;
-                AddReceipt(receipt.JobId, offset);
-                recovered?.Invoke(receipt);
+                _index.Add(_index.Hash(receipt.JobId), offset, LogRecordKind.Receipt);
                 return true;
             case LogRecordKind.Rejection:
-                if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || !_rejected.Add(rejection!.JobId))
+                if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || Find(file, LogRecordKind.Rejection, rejection!.JobId) >= 0)
                     return false;
-                _rejections.Add(rejection);
+                _index.Add(_index.Hash(rejection.JobId), offset, LogRecordKind.Rejection);
                 return true;
             case LogRecordKind.Ack:
-                if (!TryReadAck(payload, out string jobId) || !_receiptAt.ContainsKey(jobId))
+                if (!TryReadAck(payload, out string jobId))
                     return false;
-                if (_unacked.Remove(jobId))
+                int slot = Find(file, LogRecordKind.Receipt, jobId);
+                if (slot < 0)
+                    return false;
+                if (_index.IsUnacked(slot))
+                {
+                    _index.MarkAcked(slot);
                     acks++;
+                }
+
                 return true;
             default:
                 return false;
         }
     }
 
-    /// <summary>The rewrite packed the good records together: every receipt's offset moves to its place in the new file.</summary>
-    private void MoveOffsetsAfterRewrite(List<(LogRecordKind Kind, int Offset, int Size)> good)
+    /// <summary>The rewrite left out the bad ranges (in file order): every record moves back by the bad bytes before it.</summary>
+    private void MoveOffsetsAfterRewrite(List<(long Start, long Length)> bad)
     {
-        var moved = new Dictionary<long, long>(good.Count);
-        long at = 0;
-        foreach ((_, int offset, int size) in good)
+        var starts = new long[bad.Count];
+        var removedBefore = new long[bad.Count];
+        long removed = 0;
+        for (int i = 0; i < bad.Count; i++)
         {
-            moved[offset] = at;
-            at += size;
+            starts[i] = bad[i].Start;
+            removed += bad[i].Length;
+            removedBefore[i] = removed;
         }
 
-        foreach (string jobId in _receiptAt.Keys.ToArray())
-            _receiptAt[jobId] = moved[_receiptAt[jobId]];
-        foreach (string jobId in _unacked.Keys.ToArray())
-            _unacked[jobId] = moved[_unacked[jobId]];
+        // Records start outside bad ranges: the last range starting before a record ends before it.
+        _index.MoveOffsets(offset =>
+        {
+            int i = Array.BinarySearch(starts, offset);
+            int before = (i >= 0 ? i : ~i) - 1;
+            return before < 0 ? offset : offset - removedBefore[before];
+        });
     }
 
     /// <summary>The first offset at or after <paramref name="from"/> where a whole valid record starts, or -1.</summary>
-    private static int Resynchronise(ReadOnlySpan<byte> data, int from)
+    private static long Resynchronise(WindowReader reader, long from)
     {
-        for (int at = from; at + LogRecord.HeaderSize < data.Length; at++)
+        for (long at = from; at + LogRecord.HeaderSize < reader.ContentEnd; at++)
         {
+            ReadOnlySpan<byte> data = reader.At(at);
             // Cheap filters first: a plausible kind and a payload that opens a JSON object.
-            byte kind = data[at + 8];
-            if (kind is < (byte)LogRecordKind.Receipt or > (byte)LogRecordKind.Ack || data[at + LogRecord.HeaderSize] != (byte)'{')
+            byte kind = data[8];
+            if (kind is < (byte)LogRecordKind.Receipt or > (byte)LogRecordKind.Ack || data[LogRecord.HeaderSize] != (byte)'{')
                 continue;
-            if (LogRecord.TryRead(data[at..], out _, out _, out _) == LogRecordStatus.Ok)
+            if (LogRecord.TryRead(data, out _, out _, out _) == LogRecordStatus.Ok)
                 return at;
         }
 
@@ -767,32 +908,84 @@ public sealed class ReceiptLog : IDisposable
         RandomAccess.FlushToDisk(handle);
     }
 
-    /// <summary>Copies the damaged file aside, then atomically replaces the log with its good records.</summary>
-    private string Rewrite(byte[] data, List<(LogRecordKind Kind, int Offset, int Size)> good)
+    /// <summary>
+    /// Copies the damaged file aside, then atomically replaces the log with its first <paramref name="end"/> bytes less
+    /// the <paramref name="bad"/> ranges, streamed through a buffer.
+    /// </summary>
+    private string Rewrite(long end, List<(long Start, long Length)> bad)
     {
         string stamp = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
         string aside = _path + ".damaged-" + stamp;
-        WriteSynced(aside, [new ArraySegment<byte>(data)]);
+        using (SafeFileHandle source = File.OpenHandle(_path, FileMode.Open, FileAccess.Read))
+        {
+            CopySynced(source, aside, [(0, RandomAccess.GetLength(source))]);
+            var good = new List<(long Start, long Length)>();
+            long at = 0;
+            foreach ((long start, long length) in bad)
+            {
+                if (start > at)
+                    good.Add((at, start - at));
+                at = start + length;
+            }
 
-        string temporary = _path + ".rewrite";
-        WriteSynced(temporary, good.Select(g => new ArraySegment<byte>(data, g.Offset, g.Size)).ToList());
-        File.Move(temporary, _path, overwrite: true);
+            if (end > at)
+                good.Add((at, end - at));
+            string temporary = _path + ".rewrite";
+            CopySynced(source, temporary, good);
+            File.Move(temporary, _path, overwrite: true);
+        }
+
         SyncDirectory();
         return aside;
     }
 
-    private static void WriteSynced(string path, List<ArraySegment<byte>> parts)
+    /// <summary>Writes the <paramref name="ranges"/> of <paramref name="source"/> one after another to a new file, and fsyncs it.</summary>
+    private static void CopySynced(SafeFileHandle source, string path, List<(long Start, long Length)> ranges)
     {
         using FileStream stream = OpenOwnerOnly(path, FileMode.Create, FileAccess.Write, FileShare.None);
         SafeFileHandle handle = stream.SafeFileHandle;
-        long at = 0;
-        foreach (ArraySegment<byte> part in parts)
+        byte[] buffer = new byte[256 * 1024];
+        long written = 0;
+        foreach ((long start, long length) in ranges)
         {
-            RandomAccess.Write(handle, part, at);
-            at += part.Count;
+            for (long done = 0; done < length;)
+            {
+                int got = ReadFully(source, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - done)), start + done);
+                if (got == 0)
+                    throw new IOException($"{path}: the source ended {length - done} bytes early");
+                RandomAccess.Write(handle, buffer.AsSpan(0, got), written);
+                written += got;
+                done += got;
+            }
         }
 
         RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>
+    /// A read-only view of the log file's content through one buffer: <see cref="At"/> gives the bytes from a position
+    /// to the buffer's end, at least a whole record's worth (or all that is left), refilling from that position when not.
+    /// </summary>
+    private sealed class WindowReader(SafeFileHandle file, long contentEnd, int window)
+    {
+        private static readonly int LargestRecord = LogRecord.SizeOf(LogRecord.MaxPayload);
+        private readonly byte[] _buffer = new byte[(int)Math.Min(window, Math.Max(contentEnd, LogRecord.HeaderSize + 1))];
+        private long _start;
+        private int _length;
+
+        public long ContentEnd => contentEnd;
+
+        public ReadOnlySpan<byte> At(long position)
+        {
+            long wanted = Math.Min(LargestRecord, contentEnd - position);
+            if (position < _start || position + wanted > _start + _length)
+            {
+                _start = position;
+                _length = ReadFully(file, _buffer.AsSpan(0, (int)Math.Min(_buffer.Length, contentEnd - position)), position);
+            }
+
+            return _buffer.AsSpan((int)(position - _start), (int)(_start + _length - position));
+        }
     }
 
     // Receipts are not secret, but nobody else should be able to append to or truncate them: 0600.
@@ -825,13 +1018,11 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>A record written to the file and waiting for the group fsync that makes it durable.</summary>
-    private sealed class PendingRecord(LogRecordKind kind, string jobId, SignedRejection? rejection)
+    private sealed class PendingRecord(LogRecordKind kind, string jobId)
     {
         public LogRecordKind Kind { get; } = kind;
 
         public string JobId { get; } = jobId;
-
-        public SignedRejection? Rejection { get; } = rejection;
 
         /// <summary>Where the record starts and ends in the file.</summary>
         public long Start { get; set; }

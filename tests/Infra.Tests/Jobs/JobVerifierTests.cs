@@ -1,5 +1,7 @@
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Jobs.Intake;
+using InfraMind.Node.Receipts;
+using InfraMind.Node.Tests.Receipts;
 using InfraMind.Node.Tests.Support;
 using NBitcoin.Secp256k1;
 
@@ -80,6 +82,31 @@ public sealed class JobVerifierTests : IDisposable
         _clock.Advance(TimeSpan.FromMinutes(10));
         Assert.True(replay.TryReserve("j3", InFive, out _));
         Assert.Equal(1, replay.Count);
+    }
+
+    [Fact]
+    public void After_a_restart_jobs_with_a_logged_receipt_are_duplicates_and_take_no_room_in_the_guard()
+    {
+        // More receipts in the log than the guard has room for: seeding the guard from them (as before) left it full,
+        // refusing every new job after a restart.
+        using var folder = new TempFolder();
+        ReceiptSigner signer = ReceiptSamples.Signer();
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        for (int i = 0; i < 5; i++)
+            log.Append(signer.Sign(ReceiptSamples.Receipt($"done{i}")));
+
+        var replay = new ReplayGuard(_clock, capacity: 3, logged: log.HasReceipt);
+        JobVerifier verifier = Verifier(replay);
+        for (int i = 0; i < 5; i++)
+        {
+            JobRejectedException e = Assert.Throws<JobRejectedException>(() => verifier.Verify(_trusted.Job(_self, jobId: $"done{i}", deadline: InFive), out _));
+            Assert.Equal(RejectReason.DuplicateJob, e.Reason);
+        }
+
+        Assert.Equal(0, replay.Count);
+        for (int i = 0; i < 3; i++)
+            verifier.Verify(_trusted.Job(_self, jobId: $"new{i}", deadline: InFive), out _);
+        Assert.Equal(3, replay.Count);
     }
 
     [Fact]

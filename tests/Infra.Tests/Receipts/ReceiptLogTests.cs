@@ -102,7 +102,8 @@ public class ReceiptLogTests
         using (ReceiptLog log = ReceiptLog.Open(folder.Path))
         {
             Assert.Equal(["a", "b"], Jobs(log));
-            Assert.Equal("r", Assert.Single(log.Rejections).JobId);
+            Assert.Equal(1, log.RejectionCount);
+            Assert.False(log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("r"))));
             Assert.True(log.TryGet("b", out SignedReceipt? b));
             Assert.Equal(Sign("b").Digest, b!.Digest);
             Assert.False(log.TryAppend(Sign("a")));
@@ -169,14 +170,78 @@ public class ReceiptLogTests
     }
 
     [Fact]
-    public void Opening_hands_each_kept_receipt_to_the_caller_in_log_order()
+    public void Job_ids_whose_hashes_collide_are_told_apart_by_the_records_they_point_to()
+    {
+        // Every id hashes alike: each lookup walks all the candidates and confirms the job id from the file.
+        static RecordIndex Colliding() => new(_ => 42);
+        using var folder = new TempFolder();
+        string[] jobs = ["a", "b", "c", "d", "e"];
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path, Colliding(), ReceiptLog.RecoveryWindow))
+        {
+            foreach (string job in jobs)
+                log.Append(Sign(job));
+            Assert.True(log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("c"))));
+            Assert.False(log.TryAppend(Sign("c")));
+            Assert.False(log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("c"))));
+            Assert.True(log.MarkAcked("d"));
+            Assert.False(log.MarkAcked("x"));
+            Assert.False(log.HasReceipt("x"));
+            Assert.False(log.TryGet("x", out _));
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path, Colliding(), ReceiptLog.RecoveryWindow))
+        {
+            foreach (string job in jobs)
+            {
+                Assert.True(log.TryGet(job, out SignedReceipt? receipt));
+                Assert.Equal(Sign(job).Digest, receipt!.Digest);
+                Assert.Equal(job == "d", log.IsAcked(job));
+            }
+
+            Assert.Equal(["a", "b", "c", "e"], log.Unacked().Select(r => r.JobId));
+            Assert.Equal(1, log.RejectionCount);
+            Assert.Equal(1, log.Recovery.Acks);
+            Assert.False(log.TryAppend(Sign("e")));
+            Assert.True(log.Recovery.MiddleIntact);
+        }
+    }
+
+    [Fact]
+    public void Recovery_reads_a_log_larger_than_its_window_and_repairs_damage_across_window_edges()
     {
         using var folder = new TempFolder();
-        Fill(folder, "a", "b", "c");
-        var seen = new List<string>();
-        using ReceiptLog log = ReceiptLog.Open(folder.Path, r => seen.Add(r.JobId));
-        Assert.Equal(["a", "b", "c"], seen);
-        Assert.Equal(3, log.ReceiptCount);
+        string[] jobs = Enumerable.Range(0, 160).Select(i => $"job-{i:D3}").ToArray();
+        long[] offsets = Fill(folder, jobs);
+        int window = LogRecord.SizeOf(LogRecord.MaxPayload);
+        Assert.True(offsets[^1] > 3 * window, $"the log ({offsets[^1]} bytes) must span several windows");
+
+        // Damage two records, one of them straddling the first window's end, and tear the last one.
+        int straddling = Array.FindIndex(offsets, o => o > window) - 1;
+        byte[] bytes = File.ReadAllBytes(LogFile(folder));
+        bytes[(int)offsets[straddling] + 100] ^= 0x40;
+        bytes[(int)offsets[120] + 3] ^= 0x01;
+        File.WriteAllBytes(LogFile(folder), bytes[..(int)(offsets[^1] - 10)]);
+
+        string[] kept = jobs.Where((_, i) => i != straddling && i != 120 && i != jobs.Length - 1).ToArray();
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path, new RecordIndex(), window))
+        {
+            Assert.Equal(kept, Jobs(log));
+            Assert.Equal(kept.Length, log.Recovery.Receipts);
+            Assert.False(log.Recovery.MiddleIntact);
+            Assert.Equal(offsets[straddling + 1] - offsets[straddling] + offsets[121] - offsets[120], log.Recovery.CorruptBytesSkipped);
+            Assert.Equal(offsets[^1] - 10 - offsets[^2], log.Recovery.TailBytesDropped);
+            // Offsets moved with the rewrite: every kept receipt reads back, and new ones land after them.
+            foreach (string job in kept)
+                Assert.True(log.TryGet(job, out SignedReceipt? receipt) && receipt!.JobId == job, job);
+            log.Append(Sign("after"));
+        }
+
+        using (ReceiptLog log = ReceiptLog.Open(folder.Path, new RecordIndex(), window))
+        {
+            Assert.Equal([.. kept, "after"], Jobs(log));
+            Assert.True(log.Recovery.MiddleIntact);
+            Assert.Equal(0, log.Recovery.TailBytesDropped);
+        }
     }
 
     [Fact]

@@ -4,7 +4,10 @@ namespace InfraMind.Node.Jobs.Intake;
 /// Job ids already accepted, each remembered until its deadline has passed (CONTRACT.md §3): a replayed
 /// job is refused as a duplicate. Bounded, so a flood of far-future deadlines cannot grow it without end.
 /// </summary>
-public sealed class ReplayGuard(TimeProvider time, int capacity = 100_000)
+/// <param name="logged">Whether a job already has a receipt in the receipt log: a replay from before a restart, or
+/// from after its id left this guard, is refused as a duplicate too. The log answers from its own index, so the guard
+/// needs no seeding at start (which used to fill it with a week of receipts, past its capacity on a busy node).</param>
+public sealed class ReplayGuard(TimeProvider time, int capacity = 100_000, Func<string, bool>? logged = null)
 {
     private readonly Dictionary<string, ulong> _deadlines = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -22,12 +25,14 @@ public sealed class ReplayGuard(TimeProvider time, int capacity = 100_000)
     /// <summary>Claims the id; false when it was seen before and its deadline has not passed.</summary>
     public bool TryReserve(string jobId, ulong deadline, out bool full)
     {
+        full = false;
+        if (logged?.Invoke(jobId) == true)
+            return false;
         ulong now = (ulong)time.GetUtcNow().ToUnixTimeSeconds();
         lock (_lock)
         {
             if (now >= _nextSweep || _deadlines.Count >= capacity)
                 Sweep(now);
-            full = false;
             if (_deadlines.TryGetValue(jobId, out ulong seenUntil) && seenUntil >= now)
                 return false;
             if (_deadlines.Count >= capacity)
@@ -46,13 +51,6 @@ public sealed class ReplayGuard(TimeProvider time, int capacity = 100_000)
     {
         lock (_lock)
             _deadlines.Remove(jobId);
-    }
-
-    /// <summary>Seeds ids known from before a restart (the receipt log), so a replay after a crash is still caught.</summary>
-    public void Remember(string jobId, ulong deadline)
-    {
-        lock (_lock)
-            _deadlines[jobId] = deadline;
     }
 
     private void Sweep(ulong now)
