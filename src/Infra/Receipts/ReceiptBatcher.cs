@@ -56,18 +56,23 @@ public sealed class SignedReceiptBatch
 }
 
 /// <summary>Builds and signs the batch of a set of logged receipts.</summary>
-public sealed class ReceiptBatcher
+/// <param name="maxReceipts">The most receipts a batch holds: the current batch is the latest ones.</param>
+public sealed class ReceiptBatcher(ReceiptSigner signer, int maxReceipts = ReceiptBatcher.DefaultMaxReceipts)
 {
-    private readonly ReceiptSigner _signer;
+    /// <summary>
+    /// The current batch (<c>GET /v1/receipts/batch</c>, <c>infra receipts batch</c>) is the latest 4,096 receipts at
+    /// most: a batch of every receipt ever logged grew with the node's age, and each request on the public port read and
+    /// parsed the whole log (about 1.5 KB a receipt) and answered tens of MB. 4,096 leaves make a dump of about 1 MB.
+    /// </summary>
+    public const int DefaultMaxReceipts = 4096;
 
-    public ReceiptBatcher(ReceiptSigner signer)
-    {
-        _signer = signer;
-    }
+    private readonly ReceiptSigner _signer = signer;
+
+    public int MaxReceipts { get; } = maxReceipts >= 1 ? maxReceipts : throw new ArgumentOutOfRangeException(nameof(maxReceipts));
 
     /// <summary>
-    /// The batch of <paramref name="receipts"/> in the order given (the log's order), or false when there are
-    /// none: the library cannot build an empty tree, and an empty batch attests nothing.
+    /// The batch of the last <see cref="MaxReceipts"/> of <paramref name="receipts"/> in the order given (the log's
+    /// order), or false when there are none: the library cannot build an empty tree, and an empty batch attests nothing.
     /// Every receipt must be this node's and under this signer's chain id, or the batch would vouch for another's.
     /// </summary>
     public bool TryBuild(IReadOnlyList<SignedReceipt> receipts, out SignedReceiptBatch? batch)
@@ -76,11 +81,12 @@ public sealed class ReceiptBatcher
         if (receipts.Count == 0)
             return false;
 
-        var leaves = new Hash32[receipts.Count];
+        int first = Math.Max(0, receipts.Count - MaxReceipts);
+        var leaves = new Hash32[receipts.Count - first];
         ulong from = ulong.MaxValue, to = 0;
-        for (int i = 0; i < receipts.Count; i++)
+        for (int i = 0; i < leaves.Length; i++)
         {
-            SignedReceipt r = receipts[i];
+            SignedReceipt r = receipts[first + i];
             if (r.Receipt.Node != _signer.Node || r.ChainId != _signer.ChainId)
             {
                 throw new ReceiptException(ReceiptFormatReason.Signature,

@@ -146,6 +146,15 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
+    /// <summary>The last <paramref name="count"/> receipts logged (all when fewer), in log order, read from the file.</summary>
+    public IReadOnlyList<SignedReceipt> Latest(int count)
+    {
+        long[] offsets;
+        lock (_gate)
+            offsets = _index.ReceiptOffsets(unackedOnly: false);
+        return ReadReceipts(offsets[Math.Max(0, offsets.Length - count)..]);
+    }
+
     /// <summary>How many receipts the log holds.</summary>
     public int ReceiptCount
     {

@@ -45,6 +45,20 @@ public class ReceiptBatchTests
     }
 
     [Fact]
+    public void The_current_batch_is_the_latest_receipts_up_to_its_cap()
+    {
+        Assert.Equal(4096, new ReceiptBatcher(Signer).MaxReceipts);
+        List<SignedReceipt> receipts = Receipts(5);
+        Assert.True(new ReceiptBatcher(Signer, maxReceipts: 3).TryBuild(receipts, out SignedReceiptBatch? batch));
+        Assert.Equal(3UL, batch!.Batch.Count);
+        Assert.Equal(StandardMerkleTree.Of(receipts[2..].Select(r => r.Digest).ToArray()).Root, batch.Batch.Root);
+        // Timestamps 1_700_000_000 + (i * 7 % 5) for i = 2, 3, 4: 4, 1, 3.
+        Assert.Equal(1_700_000_001UL, batch.Batch.FromTimestamp);
+        Assert.Equal(1_700_000_004UL, batch.Batch.ToTimestamp);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ReceiptBatcher(Signer, maxReceipts: 0));
+    }
+
+    [Fact]
     public void No_receipts_make_no_batch_and_a_foreign_receipt_is_refused()
     {
         Assert.False(new ReceiptBatcher(Signer).TryBuild([], out _));

@@ -170,6 +170,18 @@ public class ReceiptLogTests
     }
 
     [Fact]
+    public void Latest_reads_the_last_receipts_in_log_order()
+    {
+        using var folder = new TempFolder();
+        Fill(folder, "a", "b", "c");
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        log.TryAppend(Signer.Sign(ReceiptSamples.Rejection("r")));
+        Assert.Equal(["b", "c"], log.Latest(2).Select(r => r.JobId));
+        Assert.Equal(["a", "b", "c"], log.Latest(10).Select(r => r.JobId));
+        Assert.Empty(log.Latest(0));
+    }
+
+    [Fact]
     public void Job_ids_whose_hashes_collide_are_told_apart_by_the_records_they_point_to()
     {
         // Every id hashes alike: each lookup walks all the candidates and confirms the job id from the file.

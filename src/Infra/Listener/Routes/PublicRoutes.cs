@@ -287,7 +287,7 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
 
     private void Batch(HttpExchange exchange)
     {
-        IReadOnlyList<SignedReceipt> receipts = log.All;
+        IReadOnlyList<SignedReceipt> receipts = log.Latest(batcher.MaxReceipts);
         if (receipts.Count == 0)
         {
             exchange.WriteError(404, "no_receipts", "no receipts have been logged yet; run a job first");
