@@ -413,6 +413,8 @@ public sealed class JobPipeline : IAsyncDisposable
         // Awaited, not waited for: fifty jobs timing out in one second must not hold fifty pool threads while
         // their receipts share an fsync, or the requests behind them (acks) wait for a free thread.
         await _log.TryAppendAsync(signed, json).ConfigureAwait(false);
+        // Durable and indexed (or logged before): the log refuses this job's replays now.
+        _replay.Settled(record.JobId);
         record.Finish(outcome.State, json, outcome.Message, output: outcome.Output);
         _telemetry.RecordJobFinished(ToTelemetry(outcome.State), finished - record.ReceivedAt);
         UpdateGauges();

@@ -110,6 +110,27 @@ public sealed class JobVerifierTests : IDisposable
     }
 
     [Fact]
+    public void A_settled_job_leaves_the_guard_only_when_the_log_refuses_its_replays()
+    {
+        using var folder = new TempFolder();
+        using ReceiptLog log = ReceiptLog.Open(folder.Path);
+        var replay = new ReplayGuard(_clock, logged: log.HasReceipt);
+        JobVerifier verifier = Verifier(replay);
+        JobRequest job = _trusted.Job(_self, jobId: "settled", deadline: InFive);
+        verifier.Verify(job, out _);
+        log.Append(ReceiptSamples.Signer().Sign(ReceiptSamples.Receipt("settled")));
+        replay.Settled("settled");
+        Assert.Equal(0, replay.Count);
+        Assert.Equal(RejectReason.DuplicateJob, Assert.Throws<JobRejectedException>(() => verifier.Verify(job, out _)).Reason);
+
+        // A guard with no log to ask keeps the id until its deadline.
+        var alone = new ReplayGuard(_clock);
+        Assert.True(alone.TryReserve("kept", InFive, out _));
+        alone.Settled("kept");
+        Assert.False(alone.TryReserve("kept", InFive, out _));
+    }
+
+    [Fact]
     public async Task Once_the_schedulers_key_is_learnt_good_jobs_skip_recovery_and_bad_ones_get_the_same_reason_and_message()
     {
         JobVerifier learning = Verifier();
