@@ -27,9 +27,13 @@ public sealed class MeshLink : IDisposable
     private readonly TimeProvider _time;
     private readonly Eip712Domain _domain;
     private readonly ReceiptSigner _signer;
+    /// <summary>The most backlog receipts queued on a stream at once: read from the log as the stream drains.</summary>
+    internal const int BacklogWindow = 32;
+
     private Session? _current;
     private long _lastJobAt;
     private int _welcomes;
+    private int _outboxHighWater;
 
     public MeshLink(MeshOptions options, NodeKey key, IMeshJobs jobs, ReceiptLog log, NodeTelemetry telemetry, Func<Wire.Capabilities> capabilities, TimeProvider time)
     {
@@ -55,6 +59,9 @@ public sealed class MeshLink : IDisposable
 
     /// <summary>How many streams a scheduler has welcomed since start (1 after the first connect).</summary>
     public int Welcomes => Volatile.Read(ref _welcomes);
+
+    /// <summary>The most messages any stream's outbox has held at once (tests check the backlog is paced).</summary>
+    internal int OutboxHighWater => Volatile.Read(ref _outboxHighWater);
 
     /// <summary>The endpoint of the live, welcomed stream; null while there is none.</summary>
     public Uri? ConnectedEndpoint => Volatile.Read(ref _current)?.Endpoint;
@@ -138,7 +145,7 @@ public sealed class MeshLink : IDisposable
         using var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
         var client = new Wire.Mesh.MeshClient(channel);
         using AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call = client.Connect(cancellationToken: token);
-        var session = new Session(uri, call, streamCts, _time, _options.ConnectTimeout);
+        var session = new Session(uri, call, streamCts, _time, _options.ConnectTimeout, queued => InterlockedMax(ref _outboxHighWater, queued));
         Task writer = WriteLoopAsync(session, token);
         Task watchdog = WatchdogAsync(session, token);
         Task heartbeats = Task.CompletedTask;
@@ -198,11 +205,33 @@ public sealed class MeshLink : IDisposable
         // Live first, then the backlog: a receipt logged in between is sent twice rather than not at all
         // (the scheduler stores by job id, so a repeat is harmless).
         Volatile.Write(ref _current, session);
-        IReadOnlyList<SignedReceipt> unacked = _log.Unacked();
-        _telemetry.SetUnackedReceipts(unacked.Count);
-        foreach (SignedReceipt receipt in unacked)
-            session.Send(new Wire.NodeMessage { Receipt = MeshProtocol.ToMessage(receipt) });
-        return HeartbeatLoopAsync(session, interval, token);
+        _telemetry.SetUnackedReceipts(_log.UnackedCount);
+        return Task.WhenAll(HeartbeatLoopAsync(session, interval, token), SendBacklogAsync(session, token));
+    }
+
+    /// <summary>
+    /// Sends the receipts the scheduler has not acked, read from the log only as the stream takes them (at most
+    /// <see cref="BacklogWindow"/> queued): after a long outage the backlog is every receipt of it, and reading it all
+    /// first held each one as an object and a message (about 2 KB) in memory at once.
+    /// </summary>
+    private async Task SendBacklogAsync(Session session, CancellationToken token)
+    {
+        try
+        {
+            foreach (SignedReceipt receipt in _log.EnumerateUnacked())
+            {
+                await session.RoomAsync(BacklogWindow).WaitAsync(token).ConfigureAwait(false);
+                session.Send(new Wire.NodeMessage { Receipt = MeshProtocol.ToMessage(receipt) });
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The stream ended; the next one starts the backlog again.
+        }
+        catch (ReceiptLogException e)
+        {
+            _options.Warn?.Invoke($"mesh: the receipt backlog stopped: {e.Message}");
+        }
     }
 
     private void Handle(Session session, Wire.SchedulerMessage message)
@@ -348,6 +377,7 @@ public sealed class MeshLink : IDisposable
             await foreach (Wire.NodeMessage message in session.Outbox.ReadAllAsync(token).ConfigureAwait(false))
             {
                 await session.Call.RequestStream.WriteAsync(message, token).ConfigureAwait(false);
+                session.Written();
                 if (message.KindCase == Wire.NodeMessage.KindOneofCase.Heartbeat)
                     _telemetry.RecordHeartbeat();
             }
@@ -392,6 +422,18 @@ public sealed class MeshLink : IDisposable
     private static bool IsStreamFailure(Exception e) =>
         e is RpcException or IOException or HttpRequestException or OperationCanceledException or InvalidOperationException or ObjectDisposedException;
 
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen = Volatile.Read(ref target);
+        while (value > seen)
+        {
+            int was = Interlocked.CompareExchange(ref target, value, seen);
+            if (was == seen)
+                return;
+            seen = was;
+        }
+    }
+
     private static string OneLine(Exception e) =>
         e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message.ReplaceLineEndings(" ");
 
@@ -408,9 +450,13 @@ public sealed class MeshLink : IDisposable
     }
 
     /// <summary>One stream's state: its outbox, when it last heard anything, and how long a silence it tolerates.</summary>
-    private sealed class Session(Uri endpoint, AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call, CancellationTokenSource cts, TimeProvider time, TimeSpan connectTimeout)
+    private sealed class Session(Uri endpoint, AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call, CancellationTokenSource cts, TimeProvider time, TimeSpan connectTimeout, Action<int> queuedNow)
     {
         private readonly Channel<Wire.NodeMessage> _outbox = Channel.CreateUnbounded<Wire.NodeMessage>(new UnboundedChannelOptions { SingleReader = true });
+        // Messages sent and not yet written to the stream, and the backlog sender waiting for that to fall.
+        private int _queued;
+        private int _roomBelow;
+        private TaskCompletionSource? _room;
         private long _lastHeard = time.GetTimestamp();
         private long _silenceLimitTicks = connectTimeout.Ticks;
         private readonly TaskCompletionSource _welcomeSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -444,7 +490,37 @@ public sealed class MeshLink : IDisposable
             _welcomeSeen.TrySetResult();
         }
 
-        public void Send(Wire.NodeMessage message) => _outbox.Writer.TryWrite(message);
+        public void Send(Wire.NodeMessage message)
+        {
+            queuedNow(Interlocked.Increment(ref _queued));
+            _outbox.Writer.TryWrite(message);
+        }
+
+        /// <summary>The writer put one message on the stream; wakes the backlog sender once the queue is below its window.</summary>
+        public void Written()
+        {
+            int queued = Interlocked.Decrement(ref _queued);
+            if (queued < Volatile.Read(ref _roomBelow))
+                Interlocked.Exchange(ref _room, null)?.TrySetResult();
+        }
+
+        /// <summary>
+        /// Completes at once while fewer than <paramref name="window"/> messages wait to be written, else once the writer
+        /// has taken half of them (one wake-up per half window, not per message). One waiter at a time.
+        /// </summary>
+        public Task RoomAsync(int window)
+        {
+            if (Volatile.Read(ref _queued) < window)
+                return Task.CompletedTask;
+            int below = Math.Max(1, window / 2);
+            var room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _roomBelow, below);
+            Volatile.Write(ref _room, room);
+            // The writer may have drained the queue between the check and the waiter being set.
+            if (Volatile.Read(ref _queued) < below)
+                Interlocked.Exchange(ref _room, null)?.TrySetResult();
+            return room.Task;
+        }
 
         public void Complete() => _outbox.Writer.TryComplete();
 

@@ -313,12 +313,19 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>Receipts the scheduler has not acked, in log order: what to send again after a reconnect.</summary>
-    public IReadOnlyList<SignedReceipt> Unacked()
+    public IReadOnlyList<SignedReceipt> Unacked() => [.. EnumerateUnacked()];
+
+    /// <summary>
+    /// The receipts unacked when called, in log order, each read from the file as the caller gets to it: a backlog of any
+    /// size holds 8 bytes a receipt in memory until it is read. One acked meanwhile is still given.
+    /// </summary>
+    public IEnumerable<SignedReceipt> EnumerateUnacked()
     {
         long[] offsets;
         lock (_gate)
             offsets = _index.ReceiptOffsets(unackedOnly: true);
-        return ReadReceipts(offsets);
+        foreach (long offset in offsets)
+            yield return ReadReceiptAt(offset);
     }
 
     /// <summary>

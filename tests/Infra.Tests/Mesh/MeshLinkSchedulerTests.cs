@@ -189,6 +189,22 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_large_backlog_is_read_from_the_log_as_the_stream_takes_it()
+    {
+        // Logged while no scheduler was there: ten backlog windows of receipts.
+        const int Backlog = 10 * MeshLink.BacklogWindow;
+        for (int i = 0; i < Backlog; i++)
+            _jobs.Finish($"b-{i:D3}");
+        Assert.Equal(Backlog, _log.UnackedCount);
+
+        StartLink();
+        await Until(() => _log.UnackedCount == 0, TimeSpan.FromSeconds(30), "the whole backlog to be acked");
+        Assert.Equal(Backlog, (await StoredJobIds()).Distinct().Count());
+        // Never the whole backlog queued at once: a window of receipts, plus the hello, a heartbeat or a pong.
+        Assert.InRange(_link!.OutboxHighWater, 1, MeshLink.BacklogWindow + 4);
+    }
+
+    [Fact]
     public async Task Replaces_a_stalled_stream_within_three_heartbeat_intervals()
     {
         // The default connect timeout (10 s): the watchdog must not keep sleeping for it once the welcome shrinks the
