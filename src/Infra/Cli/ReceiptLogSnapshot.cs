@@ -1,4 +1,5 @@
 using InfraMind.Node.Receipts;
+using Microsoft.Win32.SafeHandles;
 
 namespace InfraMind.Node.Cli;
 
@@ -10,17 +11,18 @@ namespace InfraMind.Node.Cli;
 internal sealed record ReceiptLogSnapshot(
     string Directory, IReadOnlyList<SignedReceipt> Receipts, int Rejections, IReadOnlySet<string> Acked, long UnreadBytes, int BadReceipts)
 {
-    /// <summary>Reads <c>{directory}/receipts.log</c>; a missing log is an empty snapshot.</summary>
+    /// <summary>
+    /// Reads <c>{directory}/receipts.log</c> front to back through a window (<see cref="LogWindow"/>), so a log of any
+    /// size reads; a missing log is an empty snapshot.
+    /// </summary>
     public static ReceiptLogSnapshot Read(string directory)
     {
         string path = Path.Combine(directory, ReceiptLog.FileName);
-        byte[] data;
         try
         {
             // FileShare.ReadWrite: the agent keeps the file open for appends while we read.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            data = new byte[stream.Length];
-            stream.ReadExactly(data);
+            using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return Parse(directory, new LogWindow(file, LogWindow.EndOfContent(file), ReceiptLog.RecoveryWindow));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -31,19 +33,18 @@ internal sealed record ReceiptLogSnapshot(
             ThrowHelper.ThrowRuntime($"cannot read the receipt log {path}: {e.Message}; run as the node's user (root for a system node)", e);
             throw;
         }
-
-        return Parse(directory, data);
     }
 
-    /// <summary>The records of a log file's bytes, as far as they are whole and good.</summary>
-    public static ReceiptLogSnapshot Parse(string directory, ReadOnlySpan<byte> data)
+    /// <summary>The records of a log file, as far as they are whole and good.</summary>
+    private static ReceiptLogSnapshot Parse(string directory, LogWindow log)
     {
         var receipts = new List<SignedReceipt>();
         var acked = new HashSet<string>(StringComparer.Ordinal);
-        int rejections = 0, bad = 0, offset = 0;
-        while (offset < data.Length)
+        int rejections = 0, bad = 0;
+        long offset = 0;
+        while (offset < log.ContentEnd)
         {
-            if (LogRecord.TryRead(data[offset..], out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size) != LogRecordStatus.Ok)
+            if (LogRecord.TryRead(log.At(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size) != LogRecordStatus.Ok)
                 break;
             offset += size;
             switch (kind)
@@ -65,7 +66,7 @@ internal sealed record ReceiptLogSnapshot(
         }
 
         // The zeros after the last record are the log's reserve (ReceiptLog.ReserveBytes), not unread records.
-        return new ReceiptLogSnapshot(directory, receipts, rejections, acked, Math.Max(0, LogRecord.EndOfContent(data) - offset), bad);
+        return new ReceiptLogSnapshot(directory, receipts, rejections, acked, log.ContentEnd - offset, bad);
     }
 
     /// <summary>

@@ -763,7 +763,7 @@ public sealed class ReceiptLog : IDisposable
         using (SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Read))
         {
             // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
-            var reader = new WindowReader(file, EndOfContent(file), window);
+            var reader = new LogWindow(file, LogWindow.EndOfContent(file), window);
             while (offset < reader.ContentEnd)
             {
                 LogRecordStatus status = LogRecord.TryRead(reader.At(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
@@ -809,38 +809,6 @@ public sealed class ReceiptLog : IDisposable
         }
 
         return new RecoveryReport(_index.Receipts, _index.Rejections, acks, tailDropped, skipped, unreadable, damagedCopy);
-    }
-
-    /// <summary>Where the file's content ends: after its last non-zero byte, read backwards a block at a time.</summary>
-    private static long EndOfContent(SafeFileHandle file)
-    {
-        byte[] block = new byte[64 * 1024];
-        long end = RandomAccess.GetLength(file);
-        while (end > 0)
-        {
-            int size = (int)Math.Min(block.Length, end);
-            int got = ReadFully(file, block.AsSpan(0, size), end - size);
-            int last = LogRecord.EndOfContent(block.AsSpan(0, got));
-            if (last > 0)
-                return end - size + last;
-            end -= size;
-        }
-
-        return 0;
-    }
-
-    private static int ReadFully(SafeFileHandle file, Span<byte> buffer, long offset)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int got = RandomAccess.Read(file, buffer[total..], offset + total);
-            if (got == 0)
-                break;
-            total += got;
-        }
-
-        return total;
     }
 
     // A record whose checksum holds but whose content does not parse was written that way by a bug;
@@ -901,7 +869,7 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>The first offset at or after <paramref name="from"/> where a whole valid record starts, or -1.</summary>
-    private static long Resynchronise(WindowReader reader, long from)
+    private static long Resynchronise(LogWindow reader, long from)
     {
         for (long at = from; at + LogRecord.HeaderSize < reader.ContentEnd; at++)
         {
@@ -966,7 +934,7 @@ public sealed class ReceiptLog : IDisposable
         {
             for (long done = 0; done < length;)
             {
-                int got = ReadFully(source, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - done)), start + done);
+                int got = LogWindow.ReadFully(source, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - done)), start + done);
                 if (got == 0)
                     throw new IOException($"{path}: the source ended {length - done} bytes early");
                 RandomAccess.Write(handle, buffer.AsSpan(0, got), written);
@@ -976,32 +944,6 @@ public sealed class ReceiptLog : IDisposable
         }
 
         RandomAccess.FlushToDisk(handle);
-    }
-
-    /// <summary>
-    /// A read-only view of the log file's content through one buffer: <see cref="At"/> gives the bytes from a position
-    /// to the buffer's end, at least a whole record's worth (or all that is left), refilling from that position when not.
-    /// </summary>
-    private sealed class WindowReader(SafeFileHandle file, long contentEnd, int window)
-    {
-        private static readonly int LargestRecord = LogRecord.SizeOf(LogRecord.MaxPayload);
-        private readonly byte[] _buffer = new byte[(int)Math.Min(window, Math.Max(contentEnd, LogRecord.HeaderSize + 1))];
-        private long _start;
-        private int _length;
-
-        public long ContentEnd => contentEnd;
-
-        public ReadOnlySpan<byte> At(long position)
-        {
-            long wanted = Math.Min(LargestRecord, contentEnd - position);
-            if (position < _start || position + wanted > _start + _length)
-            {
-                _start = position;
-                _length = ReadFully(file, _buffer.AsSpan(0, (int)Math.Min(_buffer.Length, contentEnd - position)), position);
-            }
-
-            return _buffer.AsSpan((int)(position - _start), (int)(_start + _length - position));
-        }
     }
 
     // Receipts are not secret, but nobody else should be able to append to or truncate them: 0600.

@@ -207,6 +207,23 @@ public sealed class ReceiptsCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_log_longer_than_the_read_window_is_listed_whole()
+    {
+        string directory = _temp["state/receipts"];
+        using (ReceiptLog log = ReceiptLog.Open(directory))
+        {
+            for (int i = 0; log.Length <= 2L * ReceiptLog.RecoveryWindow; i++)
+                log.Append(_signer.Sign(ReceiptSamples.Receipt($"job-{i:D4}")));
+        }
+
+        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory);
+        Assert.True(snapshot.Receipts.Count > 1000, $"{snapshot.Receipts.Count} receipts");
+        Assert.Equal(Enumerable.Range(0, snapshot.Receipts.Count).Select(i => $"job-{i:D4}"), snapshot.Receipts.Select(r => r.JobId));
+        Assert.Equal(0, snapshot.UnreadBytes);
+        Assert.Equal(0, snapshot.BadReceipts);
+    }
+
+    [Fact]
     public void A_log_damaged_in_the_middle_is_read_up_to_the_damage()
     {
         string directory = _temp["state/receipts"];
@@ -219,7 +236,8 @@ public sealed class ReceiptsCommandTests : IDisposable
         byte[] data = File.ReadAllBytes(Path.Combine(directory, ReceiptLog.FileName));
         int second = LogRecord.SizeOf(SignedJson("job-a").Length);
         data[second + LogRecord.HeaderSize + 5] ^= 0x20; // a flipped bit inside the second record
-        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Parse(directory, data);
+        File.WriteAllBytes(Path.Combine(directory, ReceiptLog.FileName), data);
+        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory);
         Assert.Equal(["job-a"], snapshot.Receipts.Select(r => r.JobId));
         Assert.Equal(LogRecord.EndOfContent(data) - second, snapshot.UnreadBytes); // the zeros after the records are the log's reserve
     }
