@@ -357,7 +357,8 @@ public sealed class ReceiptLog : IDisposable
         {
             bool logged = pending.Kind switch
             {
-                LogRecordKind.Ack => Find(LogRecordKind.Receipt, pending.JobId) is int slot && (slot < 0 || !_index.IsUnacked(slot)),
+                // An ack is written once, and only for a receipt here (MarkAcked checked that it exists).
+                LogRecordKind.Ack => !IsUnackedLocked(pending.JobId),
                 _ => Find(pending.Kind, pending.JobId) >= 0,
             };
             if (logged || !_pendingKeys.Add((pending.Kind, pending.JobId)))
@@ -593,6 +594,12 @@ public sealed class ReceiptLog : IDisposable
 
     private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
 
+    private bool IsUnackedLocked(string jobId)
+    {
+        int slot = Find(LogRecordKind.Receipt, jobId);
+        return slot >= 0 && _index.IsUnacked(slot);
+    }
+
     /// <summary>The index slot of <paramref name="jobId"/>'s record of <paramref name="kind"/>, or -1; called holding <see cref="_gate"/>.</summary>
     private int Find(LogRecordKind kind, string jobId) => Find(_file, kind, jobId);
 
@@ -627,7 +634,7 @@ public sealed class ReceiptLog : IDisposable
     }
 
     /// <summary>Whether a receipt's, rejection's or ack's JSON names <paramref name="jobId"/> in its top-level <c>job_id</c>.</summary>
-    internal static bool PayloadJobIdIs(ReadOnlySpan<byte> payload, string jobId)
+    private static bool PayloadJobIdIs(ReadOnlySpan<byte> payload, string jobId)
     {
         var reader = new Utf8JsonReader(payload);
         try
