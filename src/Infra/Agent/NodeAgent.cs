@@ -127,7 +127,7 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
         if (_config.Mesh.Endpoints.Count > 0)
         {
             // The mesh link: hello, heartbeats, acks, rejections and receipts until acknowledged (CONTRACT.md §5).
-            var meshJobs = new PipelineMeshJobs(_pipeline, _receipts);
+            var meshJobs = new PipelineMeshJobs(_pipeline);
             var capabilities = MeshProtocol.Capabilities(capacity, _engine.Kind.ToString().ToLowerInvariant(), _engine.EngineVersion, cache.FreeBytes());
             var mesh = new MeshLink(
                 MeshOptions.FromConfig(_config, BuildInfo.Version) with { Load = () => Sampler.LatestHost, Info = _log.Info, Warn = _log.Warn },

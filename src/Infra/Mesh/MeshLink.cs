@@ -453,7 +453,8 @@ public sealed class MeshLink : IDisposable
     private sealed class Session(Uri endpoint, AsyncDuplexStreamingCall<Wire.NodeMessage, Wire.SchedulerMessage> call, CancellationTokenSource cts, TimeProvider time, TimeSpan connectTimeout, Action<int> queuedNow)
     {
         private readonly Channel<Wire.NodeMessage> _outbox = Channel.CreateUnbounded<Wire.NodeMessage>(new UnboundedChannelOptions { SingleReader = true });
-        // Messages sent and not yet written to the stream, and the backlog sender waiting for that to fall.
+        // Messages sent and not yet written to the stream (a single-reader channel cannot count them), and the backlog
+        // sender waiting for that to fall.
         private int _queued;
         private int _roomBelow;
         private TaskCompletionSource? _room;

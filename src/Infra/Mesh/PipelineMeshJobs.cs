@@ -13,12 +13,10 @@ public sealed class PipelineMeshJobs : IMeshJobs, IDisposable
     private static bool t_submitting;
 
     private readonly JobPipeline _pipeline;
-    private readonly ReceiptLog _log;
 
-    public PipelineMeshJobs(JobPipeline pipeline, ReceiptLog log)
+    public PipelineMeshJobs(JobPipeline pipeline)
     {
         _pipeline = pipeline;
-        _log = log;
         _pipeline.Logged += OnLogged;
     }
 
@@ -54,7 +52,8 @@ public sealed class PipelineMeshJobs : IMeshJobs, IDisposable
         // Receipts are only ever logged after Submit returned (the job runs on its own task).
         if (t_submitting)
             return;
-        if (_log.TryGet(jobId, out SignedReceipt? receipt))
+        // The pipeline's own JSON, just logged: read as it is, not again from the log (a lookup and a file read a job).
+        if (SignedReceipt.TryParseOwn(json, out SignedReceipt? receipt))
         {
             Logged?.Invoke(new MeshLogged(jobId, receipt, null));
             return;

@@ -269,21 +269,19 @@ public sealed class ReceiptLog : IDisposable
     /// <summary>The logged receipt of <paramref name="jobId"/>, read from the file.</summary>
     public bool TryGet(string jobId, out SignedReceipt? receipt)
     {
-        long offset;
+        // The receipt read is its own confirmation of the hash match: one read a candidate, outside the lock.
+        long[] candidates;
         lock (_gate)
+            candidates = _index.Candidates(_index.Hash(jobId), LogRecordKind.Receipt);
+        foreach (long offset in candidates)
         {
-            int slot = Find(LogRecordKind.Receipt, jobId);
-            if (slot < 0)
-            {
-                receipt = null;
-                return false;
-            }
-
-            offset = _index.OffsetAt(slot);
+            receipt = ReadReceiptAt(offset);
+            if (receipt.JobId == jobId)
+                return true;
         }
 
-        receipt = ReadReceiptAt(offset);
-        return true;
+        receipt = null;
+        return false;
     }
 
     /// <summary>Whether <paramref name="jobId"/> has a receipt here (the replay check of every job): the file is read only to confirm a hash match.</summary>
@@ -334,11 +332,18 @@ public sealed class ReceiptLog : IDisposable
     /// </summary>
     public bool MarkAcked(string jobId)
     {
-        if (!HasReceipt(jobId))
-            return false;
+        long receiptAt;
+        lock (_gate)
+        {
+            int slot = Find(LogRecordKind.Receipt, jobId);
+            if (slot < 0)
+                return false;
+            receiptAt = _index.OffsetAt(slot);
+        }
 
-        // False from the append means acked already (or waiting for its fsync): nothing more to write.
-        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId), AckPayload(jobId)));
+        // False from the append means acked already (or waiting for its fsync): nothing more to write. The ack carries
+        // its receipt's offset, so neither the check nor the publish reads the receipt from the file again.
+        Wait(AppendAsync(new PendingRecord(LogRecordKind.Ack, jobId) { ReceiptAt = receiptAt }, AckPayload(jobId)));
         return true;
     }
 
@@ -357,8 +362,8 @@ public sealed class ReceiptLog : IDisposable
         {
             bool logged = pending.Kind switch
             {
-                // An ack is written once, and only for a receipt here (MarkAcked checked that it exists).
-                LogRecordKind.Ack => !IsUnackedLocked(pending.JobId),
+                // An ack is written once, and only for a receipt here (MarkAcked found it).
+                LogRecordKind.Ack => !_index.IsUnacked(ReceiptSlot(pending)),
                 _ => Find(pending.Kind, pending.JobId) >= 0,
             };
             if (logged || !_pendingKeys.Add((pending.Kind, pending.JobId)))
@@ -580,9 +585,7 @@ public sealed class ReceiptLog : IDisposable
         Forget(pending);
         if (pending.Kind == LogRecordKind.Ack)
         {
-            int slot = Find(LogRecordKind.Receipt, pending.JobId);
-            if (slot >= 0)
-                _index.MarkAcked(slot);
+            _index.MarkAcked(ReceiptSlot(pending));
         }
         else
         {
@@ -594,11 +597,8 @@ public sealed class ReceiptLog : IDisposable
 
     private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
 
-    private bool IsUnackedLocked(string jobId)
-    {
-        int slot = Find(LogRecordKind.Receipt, jobId);
-        return slot >= 0 && _index.IsUnacked(slot);
-    }
+    /// <summary>The index slot of an ack's receipt, by its offset: no read. Receipts are never removed while the log is open.</summary>
+    private int ReceiptSlot(PendingRecord ack) => _index.SlotAt(_index.Hash(ack.JobId), LogRecordKind.Receipt, ack.ReceiptAt);
 
     /// <summary>The index slot of <paramref name="jobId"/>'s record of <paramref name="kind"/>, or -1; called holding <see cref="_gate"/>.</summary>
     private int Find(LogRecordKind kind, string jobId) => Find(_file, kind, jobId);
@@ -672,7 +672,7 @@ public sealed class ReceiptLog : IDisposable
         {
             if (LogRecord.TryRead(record.AsSpan(0, size), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out _) == LogRecordStatus.Ok
                 && kind == LogRecordKind.Receipt
-                && SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _))
+                && SignedReceipt.TryParseOwn(payload, out SignedReceipt? receipt))
             {
                 return receipt!;
             }
@@ -991,6 +991,9 @@ public sealed class ReceiptLog : IDisposable
 
         /// <summary>Where the record starts and ends in the file.</summary>
         public long Start { get; set; }
+
+        /// <summary>An ack's receipt: where its record starts.</summary>
+        public long ReceiptAt { get; init; }
 
         public long End { get; set; }
 

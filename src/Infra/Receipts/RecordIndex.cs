@@ -78,6 +78,36 @@ internal sealed class RecordIndex
         return -1;
     }
 
+    /// <summary>The offsets of every record of <paramref name="kind"/> whose id hashes to <paramref name="hash"/>: one, nearly always.</summary>
+    public long[] Candidates(ulong hash, LogRecordKind kind)
+    {
+        int count = 0;
+        int cursor = -1;
+        while (Probe(hash, kind, ref cursor) >= 0)
+            count++;
+        if (count == 0)
+            return [];
+        var offsets = new long[count];
+        cursor = -1;
+        for (int i = 0; i < count; i++)
+            offsets[i] = OffsetAt(Probe(hash, kind, ref cursor));
+        return offsets;
+    }
+
+    /// <summary>The slot of the record of <paramref name="kind"/> at <paramref name="offset"/>, whose id hashes to <paramref name="hash"/>; it must be there.</summary>
+    public int SlotAt(ulong hash, LogRecordKind kind, long offset)
+    {
+        int cursor = -1;
+        int slot;
+        while ((slot = Probe(hash, kind, ref cursor)) >= 0)
+        {
+            if (OffsetAt(slot) == offset)
+                return slot;
+        }
+
+        throw new InvalidOperationException($"the receipt log's index has no {kind} record at offset {offset}");
+    }
+
     public long OffsetAt(int slot) => _slots[slot].Entry >>> OffsetShift;
 
     public bool IsUnacked(int slot) => (_slots[slot].Entry & UnackedBit) != 0;

@@ -45,7 +45,7 @@ public sealed class SignedRejection
 
     /// <summary>
     /// <c>{ job_id, job_hash, reason, node, node_id, timestamp, signature, eip712 }</c>, compact UTF-8, written fresh
-    /// each call (the log holds every rejection; see <see cref="SignedReceipt.ToJson"/>).
+    /// each call, as <see cref="SignedReceipt.ToJson"/>: a caller with several readers shares the array.
     /// </summary>
     public byte[] ToJson() => TypedDataJson.ToBytes(WriteJson, 1024);
 
