@@ -209,6 +209,11 @@ public sealed class MeshLinkSchedulerTests : IAsyncLifetime
     {
         // The default connect timeout (10 s): the watchdog must not keep sleeping for it once the welcome shrinks the
         // limit to a few intervals, or a stall in the stream's first seconds goes unseen until then.
+        // The link's timers run in this test process, which by now holds the garbage of every test before it: collect it
+        // first, so a full collection does not land in the 500 ms the bound leaves after the 2.5-interval silence
+        // (fresh-clone CI saw 3,125 and 3,291 ms; 2,500 ms is usual).
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         StartLink(connectTimeout: TimeSpan.FromSeconds(10));
         SeenEvent first = await _scheduler.WaitForAsync(e => e.Kind == "hello", TimeSpan.FromSeconds(10), "a hello");
         // Stall right after a ping has been answered: the last message the node hears comes just before the stall,
