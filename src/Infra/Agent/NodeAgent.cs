@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using InfraMind.Node.Configuration;
@@ -93,11 +94,14 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
 
         string stateDir = _config.Node.StateDir;
         Directory.CreateDirectory(stateDir);
+        long opening = Stopwatch.GetTimestamp();
         _receipts = ReceiptLog.Open(Path.Combine(stateDir, "receipts"));
+        TimeSpan opened = Stopwatch.GetElapsedTime(opening);
         var replay = new ReplayGuard(TimeProvider.System, logged: _receipts.HasReceipt);
         if (!_receipts.Recovery.MiddleIntact || _receipts.Recovery.TailBytesDropped > 0)
             _log.Warn($"receipt log: {_receipts.Recovery.Describe()}");
-        _log.Info($"receipt log: {_receipts.ReceiptCount} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler");
+        _log.Info($"receipt log: {_receipts.ReceiptCount} receipt(s), {_receipts.UnackedCount} not yet acknowledged by a scheduler; "
+            + $"read in {opened.TotalSeconds:0.0} s, {_receipts.Recovery.SignaturesChecked} signature(s) checked (records a start checked before are not checked again)");
 
         HostCapacity capacity = HostCapacity.Read();
         _log.Info($"capacity for jobs: {capacity.JobCpuMillicores}m CPU ({capacity.CpuSource}), {capacity.JobMemoryBytes >> 20} MiB ({capacity.MemorySource}), {capacity.Gpus.Gpus.Count} GPU(s)");

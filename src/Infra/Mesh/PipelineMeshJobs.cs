@@ -33,7 +33,7 @@ public sealed class PipelineMeshJobs : IMeshJobs, IDisposable
         catch (JobRejectedException e)
         {
             // The pipeline signs every rejection it throws; its own JSON round-trips through the strict reader.
-            if (e.RejectionJson is null || !SignedRejection.TryParse(e.RejectionJson, out SignedRejection? rejection, out _))
+            if (e.RejectionJson is null || !SignedRejection.TryParseOwn(e.RejectionJson, out SignedRejection? rejection))
                 throw;
             return MeshSubmission.Reject(rejection!);
         }
@@ -59,7 +59,7 @@ public sealed class PipelineMeshJobs : IMeshJobs, IDisposable
             return;
         }
 
-        if (SignedRejection.TryParse(json, out SignedRejection? rejection, out _))
+        if (SignedRejection.TryParseOwn(json, out SignedRejection? rejection))
             Logged?.Invoke(new MeshLogged(jobId, null, rejection));
     }
 }

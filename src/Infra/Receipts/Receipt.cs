@@ -107,9 +107,10 @@ public sealed class SignedReceipt
         TryParse(utf8, verifySignature: true, out receipt, out error);
 
     /// <summary>
-    /// Reads a receipt this node wrote itself (its receipt log, after recovery checked every record, or its own
-    /// pipeline's JSON) strictly, without recovering the signer again: a recovery is about 250 µs, and reading 4,096
-    /// receipts back for a batch paid it 4,096 times. The log's CRC catches a record the disk changed.
+    /// Reads a receipt this node wrote itself (its receipt log, whose every record a start checked once: see
+    /// <see cref="VerifiedPrefix"/>; or its own pipeline's JSON) strictly, without recovering the signer again: a
+    /// recovery is about 250 µs, and reading 4,096 receipts back for a batch paid it 4,096 times. The log's CRC catches
+    /// a record the disk changed.
     /// </summary>
     internal static bool TryParseOwn(ReadOnlySpan<byte> utf8, out SignedReceipt? receipt) =>
         TryParse(utf8, verifySignature: false, out receipt, out _);
@@ -127,22 +128,29 @@ public sealed class SignedReceipt
 
         Receipt parsed = Receipt.FromValues(values);
         Hash32 digest = new Eip712Domain(chainId).Digest(parsed.ToStruct());
-        if (verifySignature)
-        {
-            if (!EthSignature.TryRecover(digest, signature, out Address signer, out SignatureError why))
-            {
-                error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"is invalid ({why})");
-                return false;
-            }
-
-            if (signer != parsed.Node)
-            {
-                error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"recovers to {signer}, not to node {parsed.Node}");
-                return false;
-            }
-        }
+        if (verifySignature && !RecoversToNode(digest, signature, parsed.Node, out error))
+            return false;
 
         receipt = new SignedReceipt(parsed, chainId, digest, signature);
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="signature"/> over <paramref name="digest"/> recovers to <paramref name="node"/>: the signature check of receipts and rejections alike.</summary>
+    internal static bool RecoversToNode(in Hash32 digest, byte[] signature, Address node, out ReceiptFormatError error)
+    {
+        error = default;
+        if (!EthSignature.TryRecover(digest, signature, out Address signer, out SignatureError why))
+        {
+            error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"is invalid ({why})");
+            return false;
+        }
+
+        if (signer != node)
+        {
+            error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"recovers to {signer}, not to node {node}");
+            return false;
+        }
+
         return true;
     }
 }

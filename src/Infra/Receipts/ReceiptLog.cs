@@ -42,14 +42,15 @@ public sealed record RecoveryReport(
     long TailBytesDropped,
     long CorruptBytesSkipped,
     int UnreadableRecords,
-    string? DamagedCopy)
+    string? DamagedCopy,
+    int SignaturesChecked = 0)
 {
     /// <summary>True when nothing but a torn tail (a write cut short by a crash) had to be repaired.</summary>
     public bool MiddleIntact => CorruptBytesSkipped == 0 && UnreadableRecords == 0;
 
     public string Describe()
     {
-        string text = $"receipt log: {Receipts} receipts, {Rejections} rejections, {Acks} acks";
+        string text = $"receipt log: {Receipts} receipts, {Rejections} rejections, {Acks} acks, {SignaturesChecked} signatures checked";
         if (TailBytesDropped > 0)
             text += $"; dropped a torn tail of {TailBytesDropped} bytes (a write cut short by a crash, never acknowledged to a caller)";
         if (!MiddleIntact)
@@ -68,7 +69,9 @@ public sealed record RecoveryReport(
 /// Opening recovers: a record cut short or garbled at the end (a crash mid-write) is dropped and the file truncated.
 /// Damage with good records after it is never dropped silently: the good records are kept, the damaged file is
 /// copied aside, and <see cref="Recovery"/> says so. One process owns the folder at a time (an exclusive lock on
-/// <c>receipts.lock</c>).
+/// <c>receipts.lock</c>). Opening also checks the signature of every receipt and rejection written since the last
+/// start checked them (<see cref="VerifiedPrefix"/>, saved in <c>receipts.verified</c>): a record that does not recover
+/// to its node is not trusted, and a start does not pay an ECDSA recovery for every record the node ever logged.
 /// <para>
 /// The file keeps a zero-filled reserve after its last record (<see cref="ReserveBytes"/>, written ahead whenever a
 /// record no longer fits), and records are written into it: an overwrite of blocks already allocated and written is
@@ -96,6 +99,12 @@ public sealed class ReceiptLog : IDisposable
     /// <summary>How much of the file recovery reads at a time.</summary>
     internal const int RecoveryWindow = 1 << 20;
 
+    /// <summary>
+    /// How many durable records may come after the saved <see cref="VerifiedPrefix"/> before it is saved again (and at
+    /// close): after a crash, the next start checks at most this many signatures more than it has to, about a second.
+    /// </summary>
+    internal const int DefaultVerifiedPrefixEvery = 4096;
+
     private static readonly byte[] Zeros = new byte[64 * 1024];
 
     private readonly Lock _gate = new();
@@ -115,6 +124,12 @@ public sealed class ReceiptLog : IDisposable
     private bool _syncing;
     private int _groupSyncs;
     private bool _broken;
+    // The log's records as a chain of hashes, to the end of the last record written and of the last durable one, and
+    // the one saved: a start checks the signatures of records after the saved prefix only (VerifiedPrefix).
+    private VerifiedPrefix _written;
+    private VerifiedPrefix _durable;
+    private VerifiedPrefix _saved;
+    private int _unsavedRecords;
 
     private ReceiptLog(string directory, FileStream lockFile, RecordIndex index, int recoveryWindow)
     {
@@ -122,7 +137,9 @@ public sealed class ReceiptLog : IDisposable
         _path = Path.Combine(directory, FileName);
         _lock = lockFile;
         _index = index;
-        Recovery = Recover(recoveryWindow, out long end);
+        Recovery = Recover(recoveryWindow, out long end, out _durable);
+        _written = _durable;
+        SaveVerifiedPrefix();
         _stream = OpenOwnerOnly(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         _file = _stream.SafeFileHandle;
         _length = end;
@@ -210,6 +227,9 @@ public sealed class ReceiptLog : IDisposable
     /// for a failed fsync, which a real disk cannot be made to produce on demand.
     /// </summary>
     internal Action? BeforeGroupSync { get; set; }
+
+    /// <summary>Records between saves of the verified prefix (<see cref="DefaultVerifiedPrefixEvery"/>); tests save sooner.</summary>
+    internal int VerifiedPrefixEvery { get; set; } = DefaultVerifiedPrefixEvery;
 
     /// <summary>Opens (creating if needed) the log in <paramref name="directory"/>, recovering it first.</summary>
     public static ReceiptLog Open(string directory) => Open(directory, new RecordIndex(), RecoveryWindow);
@@ -349,6 +369,8 @@ public sealed class ReceiptLog : IDisposable
 
     public void Dispose()
     {
+        lock (_gate)
+            SaveVerifiedPrefix();
         _stream.Dispose();
         _lock.Dispose();
     }
@@ -405,6 +427,7 @@ public sealed class ReceiptLog : IDisposable
         }
 
         pending.End = _length;
+        pending.Prefix = _written;
         _pending.Add(pending);
     }
 
@@ -417,6 +440,7 @@ public sealed class ReceiptLog : IDisposable
             Reserve(size);
             RandomAccess.Write(_file, record.AsSpan(0, size), _length);
             _length += size;
+            _written = _written.Extend(record.AsSpan(0, size));
         }
         catch (IOException e)
         {
@@ -521,6 +545,8 @@ public sealed class ReceiptLog : IDisposable
                 _pending.RemoveRange(0, settled.Count);
                 foreach (PendingRecord pending in settled)
                     Publish(pending);
+                if (_unsavedRecords >= VerifiedPrefixEvery)
+                    SaveVerifiedPrefix();
             }
             else
             {
@@ -529,6 +555,7 @@ public sealed class ReceiptLog : IDisposable
                 long durable = _pending.Count > 0 ? _pending[0].Start : _length;
                 CutBackTo(durable);
                 _length = durable;
+                _written = _durable;
                 var error = new ReceiptLogException(ReceiptLogFailure.Io,
                     $"fdatasync of {_path} failed ({failure.Message}); the records it covered are not durable, do not deliver them; check the state_dir disk", failure);
                 foreach (PendingRecord pending in _pending)
@@ -583,6 +610,8 @@ public sealed class ReceiptLog : IDisposable
     private void Publish(PendingRecord pending)
     {
         Forget(pending);
+        _durable = pending.Prefix;
+        _unsavedRecords++;
         if (pending.Kind == LogRecordKind.Ack)
         {
             _index.MarkAcked(ReceiptSlot(pending));
@@ -593,6 +622,16 @@ public sealed class ReceiptLog : IDisposable
         }
 
         pending.Outcome = PendingOutcome.Durable;
+    }
+
+    /// <summary>Saves the durable records' chain when it moved (at open, every <see cref="DefaultVerifiedPrefixEvery"/> records, at close); called holding <see cref="_gate"/> or from the constructor.</summary>
+    private void SaveVerifiedPrefix()
+    {
+        if (_durable == _saved || _durable.Length == 0)
+            return;
+        _durable.Save(Directory);
+        _saved = _durable;
+        _unsavedRecords = 0;
     }
 
     private void Forget(PendingRecord pending) => _pendingKeys.Remove((pending.Kind, pending.JobId));
@@ -633,10 +672,23 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
+    /// <summary>The top-level <c>job_id</c> of a receipt's or rejection's JSON, or null.</summary>
+    private static string? TopLevelJobId(ReadOnlySpan<byte> payload)
+    {
+        var reader = new Utf8JsonReader(payload);
+        return ReadToJobId(ref reader) ? reader.GetString() : null;
+    }
+
     /// <summary>Whether a receipt's, rejection's or ack's JSON names <paramref name="jobId"/> in its top-level <c>job_id</c>.</summary>
     private static bool PayloadJobIdIs(ReadOnlySpan<byte> payload, string jobId)
     {
         var reader = new Utf8JsonReader(payload);
+        return ReadToJobId(ref reader) && reader.ValueTextEquals(jobId);
+    }
+
+    /// <summary>Moves <paramref name="reader"/> onto the string value of the object's top-level <c>job_id</c>; false when there is none.</summary>
+    private static bool ReadToJobId(ref Utf8JsonReader reader)
+    {
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -644,7 +696,7 @@ public sealed class ReceiptLog : IDisposable
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("job_id"u8))
-                    return reader.Read() && reader.TokenType == JsonTokenType.String && reader.ValueTextEquals(jobId);
+                    return reader.Read() && reader.TokenType == JsonTokenType.String;
                 if (!reader.Read() || !reader.TrySkip())
                     return false;
             }
@@ -756,8 +808,9 @@ public sealed class ReceiptLog : IDisposable
     /// grows without end, and an array cannot hold more than 2 GB), rebuilds the index and repairs what a crash or bad
     /// disk left.
     /// </summary>
-    private RecoveryReport Recover(int window, out long end)
+    private RecoveryReport Recover(int window, out long end, out VerifiedPrefix chain)
     {
+        chain = default;
         if (!File.Exists(_path))
         {
             end = 0;
@@ -766,11 +819,15 @@ public sealed class ReceiptLog : IDisposable
 
         var bad = new List<(long Start, long Length)>();
         long tailDropped = 0, skipped = 0, offset = 0;
-        int unreadable = 0, acks = 0;
+        int unreadable = 0, acks = 0, checkedSignatures = 0;
         using (SafeFileHandle file = File.OpenHandle(_path, FileMode.Open, FileAccess.Read))
         {
             // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
             var reader = new LogWindow(file, LogWindow.EndOfContent(file), window);
+            // Records a start checked before, unchanged since, are not checked again: one more read of them, no ECDSA.
+            VerifiedPrefix saved = VerifiedPrefix.Load(Directory);
+            long verifiedUpTo = saved.Length > 0 && saved.Matches(reader) ? saved.Length : 0;
+            _saved = verifiedUpTo > 0 ? saved : default;
             while (offset < reader.ContentEnd)
             {
                 LogRecordStatus status = LogRecord.TryRead(reader.At(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
@@ -791,10 +848,18 @@ public sealed class ReceiptLog : IDisposable
                     continue;
                 }
 
-                if (!Apply(file, kind, payload, offset, ref acks))
+                bool checkSignature = offset >= verifiedUpTo;
+                if (checkSignature && kind != LogRecordKind.Ack)
+                    checkedSignatures++;
+                if (!Apply(file, kind, payload, offset, checkSignature, ref acks))
                 {
                     bad.Add((offset, size));
                     unreadable++;
+                }
+                else
+                {
+                    // The rewrite below keeps exactly the records applied, so this is also the rewritten file's chain.
+                    chain = chain.Extend(reader.At(offset)[..size]);
                 }
 
                 offset += size;
@@ -815,28 +880,30 @@ public sealed class ReceiptLog : IDisposable
                 Truncate(offset);
         }
 
-        return new RecoveryReport(_index.Receipts, _index.Rejections, acks, tailDropped, skipped, unreadable, damagedCopy);
+        return new RecoveryReport(_index.Receipts, _index.Rejections, acks, tailDropped, skipped, unreadable, damagedCopy, checkedSignatures);
     }
 
-    // A record whose checksum holds but whose content does not parse was written that way by a bug;
-    // it is counted and kept in the damaged copy rather than trusted. Duplicates are checked against records
-    // already indexed, read back through the recovery's own handle.
-    private bool Apply(SafeFileHandle file, LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, ref int acks)
+    // A record whose checksum holds but whose content does not parse, or whose signature does not recover to its node,
+    // was written that way by a bug or not by this node; it is counted and kept in the damaged copy rather than trusted.
+    // Only records after the verified prefix are read whole and their signatures checked (checkSignature); one inside it
+    // is the same bytes a start read whole before, so its job id is all the index needs. Duplicates are checked against
+    // records already indexed, read back through the recovery's own handle.
+    private bool Apply(SafeFileHandle file, LogRecordKind kind, ReadOnlySpan<byte> payload, long offset, bool checkSignature, ref int acks)
     {
+        string? jobId;
         switch (kind)
         {
             case LogRecordKind.Receipt:
-                if (!SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) || Find(file, LogRecordKind.Receipt, receipt!.JobId) >= 0)
-                    return false;
-                _index.Add(_index.Hash(receipt.JobId), offset, LogRecordKind.Receipt);
-                return true;
             case LogRecordKind.Rejection:
-                if (!SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) || Find(file, LogRecordKind.Rejection, rejection!.JobId) >= 0)
+                jobId = !checkSignature ? TopLevelJobId(payload)
+                    : kind == LogRecordKind.Receipt ? (SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) ? receipt!.JobId : null)
+                    : SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) ? rejection!.JobId : null;
+                if (jobId is null || Find(file, kind, jobId) >= 0)
                     return false;
-                _index.Add(_index.Hash(rejection.JobId), offset, LogRecordKind.Rejection);
+                _index.Add(_index.Hash(jobId), offset, kind);
                 return true;
             case LogRecordKind.Ack:
-                if (!TryReadAck(payload, out string jobId))
+                if (!TryReadAck(payload, out jobId))
                     return false;
                 int slot = Find(file, LogRecordKind.Receipt, jobId);
                 if (slot < 0)
@@ -996,6 +1063,9 @@ public sealed class ReceiptLog : IDisposable
         public long ReceiptAt { get; init; }
 
         public long End { get; set; }
+
+        /// <summary>The log's chain of record hashes up to <see cref="End"/>.</summary>
+        public VerifiedPrefix Prefix { get; set; }
 
         public PendingOutcome Outcome { get; set; }
 

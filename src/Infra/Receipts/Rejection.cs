@@ -58,7 +58,14 @@ public sealed class SignedRejection
     }
 
     /// <summary>Strict read plus signature check against <c>node</c>, as <see cref="SignedReceipt.TryParse"/>.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> utf8, out SignedRejection? rejection, out ReceiptFormatError error)
+    public static bool TryParse(ReadOnlySpan<byte> utf8, out SignedRejection? rejection, out ReceiptFormatError error) =>
+        TryParse(utf8, verifySignature: true, out rejection, out error);
+
+    /// <summary>A rejection this node wrote itself, read strictly without recovering its signer: see <see cref="SignedReceipt.TryParseOwn"/>.</summary>
+    internal static bool TryParseOwn(ReadOnlySpan<byte> utf8, out SignedRejection? rejection) =>
+        TryParse(utf8, verifySignature: false, out rejection, out _);
+
+    private static bool TryParse(ReadOnlySpan<byte> utf8, bool verifySignature, out SignedRejection? rejection, out ReceiptFormatError error)
     {
         rejection = null;
         if (!TypedDataJson.TryRead(utf8, SignedTypes.Rejection, nodeIdAlias: true, out string[] values, out ulong chainId, out byte[] signature, out error))
@@ -66,17 +73,8 @@ public sealed class SignedRejection
 
         Rejection parsed = Rejection.FromValues(values);
         Hash32 digest = new Eip712Domain(chainId).Digest(parsed.ToStruct());
-        if (!EthSignature.TryRecover(digest, signature, out Address signer, out SignatureError why))
-        {
-            error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"is invalid ({why})");
+        if (verifySignature && !SignedReceipt.RecoversToNode(digest, signature, parsed.Node, out error))
             return false;
-        }
-
-        if (signer != parsed.Node)
-        {
-            error = new ReceiptFormatError(ReceiptFormatReason.Signature, $"recovers to {signer}, not to node {parsed.Node}");
-            return false;
-        }
 
         rejection = new SignedRejection(parsed, chainId, digest, signature);
         return true;

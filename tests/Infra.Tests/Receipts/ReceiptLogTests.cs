@@ -6,9 +6,9 @@ namespace InfraMind.Node.Tests.Receipts;
 
 public class ReceiptLogTests
 {
-    private static readonly ReceiptSigner Signer = ReceiptSamples.Signer();
+    internal static readonly ReceiptSigner Signer = ReceiptSamples.Signer();
 
-    private static SignedReceipt Sign(string jobId) => Signer.Sign(ReceiptSamples.Receipt(jobId));
+    internal static SignedReceipt Sign(string jobId) => Signer.Sign(ReceiptSamples.Receipt(jobId));
 
     private static string LogFile(TempFolder folder) => Path.Combine(folder.Path, ReceiptLog.FileName);
 
@@ -29,7 +29,7 @@ public class ReceiptLogTests
     }
 
     /// <summary>Writes jobs in order and returns the file offset where each record starts, plus the end.</summary>
-    private static long[] Fill(TempFolder folder, params string[] jobs)
+    internal static long[] Fill(TempFolder folder, params string[] jobs)
     {
         var offsets = new List<long>();
         using ReceiptLog log = ReceiptLog.Open(folder.Path);
@@ -43,7 +43,7 @@ public class ReceiptLogTests
         return offsets.ToArray();
     }
 
-    private static byte[] Frame(LogRecordKind kind, byte[] payload)
+    internal static byte[] Frame(LogRecordKind kind, byte[] payload)
     {
         var record = new byte[LogRecord.SizeOf(payload.Length)];
         LogRecord.Write(kind, payload, record);
