@@ -22,7 +22,7 @@ public static class RunCommand
     {
         NodeConfig config = Program.LoadConfig(args);
         using NodeKey key = IdentityFile.Load(config.Node.Identity);
-        var log = new AgentLog(Console.Error);
+        var log = new AgentLog(Console.Error, config.Log.Level);
         log.Info($"node {key.Address} (region {config.Node.Region}, version {BuildInfo.Version}, config: {config.Source})");
 
         // SIGTERM (systemd stop) and SIGINT (Ctrl-C) both mean: drain, then exit 0.

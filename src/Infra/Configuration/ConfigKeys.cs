@@ -36,6 +36,7 @@ public static class ConfigKeys
         new("cache", "dir", "a folder path", (c, v, h) => c.Cache.Dir = OptionalPath(v, h)),
         new("cache", "max_bytes", "a size such as 10Gi, 500Mi or 20000000000", (c, v, _) => c.Cache.MaxBytes = Size(v)),
         new("registry", "ipfs_gateways", "a list of http:// or https:// gateway URLs", (c, v, _) => c.Registry.IpfsGateways = UrlList(v)),
+        new("log", "level", "one of debug, info, warn, error", (c, v, _) => c.Log.Level = Level(v)),
     ];
 
     public static IEnumerable<string> Sections => All.Select(k => k.Section).Distinct();
@@ -91,6 +92,15 @@ public static class ConfigKeys
         "docker" => EngineChoice.Docker,
         "podman" => EngineChoice.Podman,
         var other => ThrowHelper.ThrowConfiguration<EngineChoice>($"{value.Where}: expected one of auto, docker, podman, got '{other}'"),
+    };
+
+    private static LogLevel Level(ConfigValue value) => Scalar(value, "a log level") switch
+    {
+        "debug" => LogLevel.Debug,
+        "info" => LogLevel.Info,
+        "warn" => LogLevel.Warn,
+        "error" => LogLevel.Error,
+        var other => ThrowHelper.ThrowConfiguration<LogLevel>($"{value.Where}: expected one of debug, info, warn, error, got '{other}'"),
     };
 
     private static long Size(ConfigValue value)

@@ -44,6 +44,8 @@ public sealed class NodeConfig
 
     public RegistrySection Registry { get; } = new();
 
+    public LogSection Log { get; } = new();
+
     /// <summary>cache.dir, or its default under node.state_dir when not set.</summary>
     public string CacheDir => Cache.Dir ?? Path.Combine(Node.StateDir, "cache");
 
@@ -108,6 +110,21 @@ public sealed class NodeConfig
             new("https://ipfs.io"),
         ];
     }
+
+    public sealed class LogSection
+    {
+        /// <summary>The least severe lines written: info gives one line a job, debug every state a job passes through.</summary>
+        public LogLevel Level { get; set; } = LogLevel.Info;
+    }
+}
+
+/// <summary>How much <c>infra run</c> writes to stderr (the journal under systemd), least to most severe.</summary>
+public enum LogLevel
+{
+    Debug,
+    Info,
+    Warn,
+    Error,
 }
 
 public enum EngineChoice

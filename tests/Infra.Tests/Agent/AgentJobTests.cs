@@ -52,6 +52,7 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
         JsonElement done = await WaitFinalAsync(node.Http, first.JobId, JobTimeout, () => node.Host.Log);
         Assert.True(State(done) == "succeeded", $"{done}\n{node.Host.Log}");
         EmbedderArtifacts.AssertClose(reference[0], EmbedderArtifacts.ParseVector(done.GetProperty("output").GetRawText()), "first job");
+        await AssertOneLogLineAsync(first.JobId, "succeeded");
         int fetches = node.Server.RequestsFor(NodeFixture.BundlePath(protocol));
         Assert.Equal(1, fetches);
         await AssertReceiptAsync(first, done, bundle, protocol);
@@ -324,5 +325,19 @@ public sealed class AgentJobTests(DockerNodeFixture node) : IClassFixture<Docker
         }
 
         return double.NaN;
+    }
+
+    /// <summary>At the default log level a job writes one line, its outcome and time; its other states are debug lines.</summary>
+    private async Task AssertOneLogLineAsync(string jobId, string outcome)
+    {
+        // The log follows the board's events on its own task: the line may land just after the answer.
+        string expected = $"info: job {jobId} {outcome} in ";
+        for (int i = 0; i < 100 && !node.Host.Log.Contains(expected, StringComparison.Ordinal); i++)
+            await Task.Delay(50);
+        string[] lines = node.Host.Log.Split('\n').Select(line => line.TrimEnd('\r')).ToArray();
+        string outcomeLine = Assert.Single(lines, line => line.StartsWith(expected, StringComparison.Ordinal));
+        Assert.Matches(@" in \d+ ms$", outcomeLine);
+        // Download progress stays at info (long work); the bare state changes do not.
+        Assert.DoesNotContain(lines, line => System.Text.RegularExpressions.Regex.IsMatch(line, $@"job {System.Text.RegularExpressions.Regex.Escape(jobId)} (queued|preparing|starting|running)$"));
     }
 }

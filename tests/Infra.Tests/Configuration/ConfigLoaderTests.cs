@@ -27,6 +27,7 @@ public class ConfigLoaderTests
         Assert.Null(user.Runtime.Socket);
         Assert.Equal("/home/op/.inframind/cache", user.CacheDir);
         Assert.NotEmpty(user.Registry.IpfsGateways);
+        Assert.Equal(LogLevel.Info, user.Log.Level);
 
         NodeConfig root = ConfigLoader.Load(null, Root, new Hashtable());
         Assert.Equal("/var/lib/inframind", root.Node.StateDir);
@@ -46,6 +47,7 @@ public class ConfigLoaderTests
         Assert.Equal(defaults.Cache.MaxBytes, config.Cache.MaxBytes);
         Assert.Equal(defaults.Registry.IpfsGateways, config.Registry.IpfsGateways);
         Assert.Equal(defaults.Node.Region, config.Node.Region);
+        Assert.Equal(defaults.Log.Level, config.Log.Level);
 
         // Every key the node reads is documented in the shipped file.
         string text = File.ReadAllText(shipped);
@@ -81,6 +83,8 @@ public class ConfigLoaderTests
               max_bytes: 20Gi
             registry:
               ipfs_gateways: [http://127.0.0.1:8080]
+            log:
+              level: debug
             """;
         NodeConfig config = Apply(yaml);
         Assert.Equal("/home/op/keys/node.key", config.Node.Identity);
@@ -97,6 +101,7 @@ public class ConfigLoaderTests
         Assert.Equal("/var/cache/inframind", config.CacheDir);
         Assert.Equal(20L << 30, config.Cache.MaxBytes);
         Assert.Equal("http://127.0.0.1:8080/", Assert.Single(config.Registry.IpfsGateways).ToString());
+        Assert.Equal(LogLevel.Debug, config.Log.Level);
     }
 
     [Theory]
@@ -115,6 +120,9 @@ public class ConfigLoaderTests
     [InlineData("mesh:\n  endpoints: [[a]]\n", 2, "plain values")]
     [InlineData("runtime:\n  engine: containerd\n", 2, "one of auto, docker, podman")]
     [InlineData("cache:\n  max_bytes: 10GiB\n", 2, "a size such as")]
+    [InlineData("log:\n  level: verbose\n", 2, "one of debug, info, warn, error, got 'verbose'")]
+    [InlineData("log:\n  level: INFO\n", 2, "one of debug, info, warn, error")]
+    [InlineData("log:\n  level: [info]\n", 2, "got a list")]
     [InlineData("cache:\n  max_bytes: 99999999999Ti\n", 2, "a size such as")]
     [InlineData("node:\n  region: eu\nnode:\n  region: us\n", 3, "appears twice")]
     [InlineData("node:\n  region: eu\n  region: us\n", 3, "appears twice")]
@@ -213,6 +221,7 @@ public class ConfigLoaderTests
             ["INFRAMIND_LISTENER_PORT"] = "9443",
             ["INFRAMIND_MESH_TRUSTED_SCHEDULERS"] = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf, 0x2b5ad5c4795c026514f8317c7a215e218dccd6cf",
             ["INFRAMIND_CACHE_MAX_BYTES"] = "512Mi",
+            ["INFRAMIND_LOG_LEVEL"] = "warn",
             ["PATH"] = "/usr/bin",
         };
         var config = new NodeConfig(User);
@@ -222,6 +231,7 @@ public class ConfigLoaderTests
         Assert.Equal(9443, config.Listener.Port);
         Assert.Equal(2, config.Mesh.TrustedSchedulers.Count);
         Assert.Equal(512L << 20, config.Cache.MaxBytes);
+        Assert.Equal(LogLevel.Warn, config.Log.Level);
     }
 
     [Theory]
