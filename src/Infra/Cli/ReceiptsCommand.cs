@@ -71,30 +71,30 @@ public static class ReceiptsCommand
     private static int RunLs(ParsedArguments args)
     {
         NodeConfig config = Program.LoadConfig(args);
-        return Ls(LogDirectory(config), args.Has("--json"), Console.Out, Console.Error);
+        // One write a buffer, not a line: Console.Out flushes every line, a system call per receipt.
+        using var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024);
+        return Ls(LogDirectory(config), args.Has("--json"), output, Console.Error);
     }
 
     internal static int Ls(string directory, bool json, TextWriter output, TextWriter notes)
     {
-        ReceiptLogSnapshot log = ReceiptLogSnapshot.Read(directory);
+        ReceiptLogSnapshot log;
         if (json)
         {
-            foreach (SignedReceipt r in log.Receipts)
-                output.WriteLine(LsJson(r, log.Acked.Contains(r.JobId)));
+            log = ReceiptLogSnapshot.Read(directory, each: (r, acked) => output.WriteLine(LsJson(r, acked)));
         }
         else
         {
             output.WriteLine($"{"JOB ID",-28} {"STATUS",-14} {"LATENCY",10} {"FINISHED",-20} ACKED");
-            foreach (SignedReceipt r in log.Receipts)
+            log = ReceiptLogSnapshot.Read(directory, each: (r, acked) =>
             {
                 Receipt x = r.Receipt;
                 string finished = DateTimeOffset.FromUnixTimeSeconds((long)Math.Min(x.FinishedAt, 253402300799UL)).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{x.JobId,-28} {x.Status,-14} {x.LatencyMs + " ms",10} {finished,-20} {(log.Acked.Contains(r.JobId) ? "yes" : "no")}"));
-            }
-
+                    $"{x.JobId,-28} {x.Status,-14} {x.LatencyMs + " ms",10} {finished,-20} {(acked ? "yes" : "no")}"));
+            });
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{log.Receipts.Count} receipt(s), {log.Rejections} rejection(s), {log.Receipts.Count(r => log.Acked.Contains(r.JobId))} acknowledged by a scheduler; log {directory}"));
+                $"{log.ReceiptCount} receipt(s), {log.Rejections} rejection(s), {log.AckedReceipts} acknowledged by a scheduler; log {directory}"));
         }
 
         WriteNotes(log, notes);
@@ -316,9 +316,10 @@ public static class ReceiptsCommand
             return answer.Body;
         }
 
-        ReceiptLogSnapshot log = ReceiptLogSnapshot.Read(directory);
+        // The batch covers the latest receipts only (ReceiptBatcher.DefaultMaxReceipts), as the agent's does.
+        ReceiptLogSnapshot log = ReceiptLogSnapshot.Read(directory, keepLatest: ReceiptBatcher.DefaultMaxReceipts);
         WriteNotes(log, notes);
-        if (log.Receipts.Count == 0)
+        if (log.ReceiptCount == 0)
             ThrowHelper.ThrowRuntime($"infra receipts batch: no receipts in {directory} yet; run a job first");
 
         using NodeKey key = IdentityFile.Load(config.Node.Identity);
@@ -326,7 +327,7 @@ public static class ReceiptsCommand
         SignedReceiptBatch? batch;
         try
         {
-            batcher.TryBuild(log.Receipts, out batch);
+            batcher.TryBuild(log.Latest, out batch);
         }
         catch (ReceiptException e)
         {

@@ -216,9 +216,11 @@ public sealed class ReceiptsCommandTests : IDisposable
                 log.Append(_signer.Sign(ReceiptSamples.Receipt($"job-{i:D4}")));
         }
 
-        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory);
-        Assert.True(snapshot.Receipts.Count > 1000, $"{snapshot.Receipts.Count} receipts");
-        Assert.Equal(Enumerable.Range(0, snapshot.Receipts.Count).Select(i => $"job-{i:D4}"), snapshot.Receipts.Select(r => r.JobId));
+        var listed = new List<string>();
+        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory, keepLatest: 10, each: (r, _) => listed.Add(r.JobId));
+        Assert.True(snapshot.ReceiptCount > 1000, $"{snapshot.ReceiptCount} receipts");
+        Assert.Equal(Enumerable.Range(0, snapshot.ReceiptCount).Select(i => $"job-{i:D4}"), listed);
+        Assert.Equal(listed[^10..], snapshot.Latest.Select(r => r.JobId));
         Assert.Equal(0, snapshot.UnreadBytes);
         Assert.Equal(0, snapshot.BadReceipts);
     }
@@ -237,9 +239,41 @@ public sealed class ReceiptsCommandTests : IDisposable
         int second = LogRecord.SizeOf(SignedJson("job-a").Length);
         data[second + LogRecord.HeaderSize + 5] ^= 0x20; // a flipped bit inside the second record
         File.WriteAllBytes(Path.Combine(directory, ReceiptLog.FileName), data);
-        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory);
-        Assert.Equal(["job-a"], snapshot.Receipts.Select(r => r.JobId));
+        ReceiptLogSnapshot snapshot = ReceiptLogSnapshot.Read(directory, keepLatest: 10);
+        Assert.Equal(["job-a"], snapshot.Latest.Select(r => r.JobId));
         Assert.Equal(LogRecord.EndOfContent(data) - second, snapshot.UnreadBytes); // the zeros after the records are the log's reserve
+    }
+
+    [Fact]
+    public void Signatures_are_checked_after_the_verified_prefix_only_as_the_agent_does()
+    {
+        string directory = _temp["state/receipts"];
+        using (ReceiptLog log = ReceiptLog.Open(directory))
+        {
+            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-a")));
+            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-b")));
+        }
+
+        // job-b's record replaced by one whose CRC holds but whose signature no longer matches its content.
+        string file = Path.Combine(directory, ReceiptLog.FileName);
+        byte[] data = File.ReadAllBytes(file);
+        int second = LogRecord.SizeOf(SignedJson("job-a").Length);
+        byte[] forged = ReceiptLogTests.Forged("job-b");
+        byte[] record = new byte[LogRecord.SizeOf(forged.Length)];
+        LogRecord.Write(LogRecordKind.Receipt, forged, record);
+        File.WriteAllBytes(file, [.. data[..second], .. record, .. new byte[4096]]);
+
+        // The prefix the agent saved no longer names the file: every receipt is checked and the forged one left out.
+        ReceiptLogSnapshot checkedAll = ReceiptLogSnapshot.Read(directory, keepLatest: 10);
+        Assert.Equal(["job-a"], checkedAll.Latest.Select(r => r.JobId));
+        Assert.Equal(1, checkedAll.BadReceipts);
+
+        // A prefix naming the file as it now is: its records are read as the node's own, as a start of the agent reads them.
+        VerifiedPrefix prefix = default(VerifiedPrefix).Extend(data.AsSpan(0, second)).Extend(record);
+        File.WriteAllText(Path.Combine(directory, VerifiedPrefix.FileName), prefix.Format());
+        ReceiptLogSnapshot trusted = ReceiptLogSnapshot.Read(directory, keepLatest: 10);
+        Assert.Equal(["job-a", "job-b"], trusted.Latest.Select(r => r.JobId));
+        Assert.Equal(0, trusted.BadReceipts);
     }
 
     [Fact]

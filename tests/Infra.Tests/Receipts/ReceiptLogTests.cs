@@ -43,6 +43,15 @@ public class ReceiptLogTests
         return offsets.ToArray();
     }
 
+    /// <summary>A receipt whose latency was changed after signing, in both places it is written: well formed, but its signature recovers to another address.</summary>
+    internal static byte[] Forged(string jobId)
+    {
+        string json = Encoding.UTF8.GetString(Sign(jobId).ToJson());
+        string forged = json.Replace("\"latency_ms\":1234", "\"latency_ms\":1", StringComparison.Ordinal).Replace("\"latencyMs\":\"1234\"", "\"latencyMs\":\"1\"", StringComparison.Ordinal);
+        Assert.Equal(json.Length - 6, forged.Length);
+        return Encoding.UTF8.GetBytes(forged);
+    }
+
     internal static byte[] Frame(LogRecordKind kind, byte[] payload)
     {
         var record = new byte[LogRecord.SizeOf(payload.Length)];
@@ -404,8 +413,7 @@ public class ReceiptLogTests
     {
         using var folder = new TempFolder();
         long[] offsets = Fill(folder, "a");
-        byte[] forged = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(Sign("b").ToJson()).Replace("\"latency_ms\":1234", "\"latency_ms\":1", StringComparison.Ordinal));
-        WriteAt(folder, offsets[1], Frame(LogRecordKind.Receipt, forged), Frame(LogRecordKind.Receipt, Sign("c").ToJson()));
+        WriteAt(folder, offsets[1], Frame(LogRecordKind.Receipt, Forged("b")), Frame(LogRecordKind.Receipt, Sign("c").ToJson()));
 
         using ReceiptLog log = ReceiptLog.Open(folder.Path);
         Assert.Equal(["a", "c"], Jobs(log));
