@@ -31,8 +31,9 @@ public enum LogRecordStatus
 /// <summary>
 /// The receipt log's framing, as pure functions of bytes:
 /// <c>[u32 LE payload length][u32 LE CRC-32C][u8 kind][payload]</c>. The CRC covers the length, the kind and
-/// the payload, so a torn or bit-flipped record anywhere in it is caught; CRC-32C runs in hardware on x86-64
-/// and arm64 through <see cref="BitOperations.Crc32C(uint, ulong)"/>.
+/// the payload, so a torn or bit-flipped record anywhere in it is caught. <see cref="BitOperations.Crc32C(uint, ulong)"/>
+/// is the crc32 instruction only where the compiler knows the CPU has it: the x64 binary targets x86-64-v2 for that
+/// (Infra.csproj); the arm64 one, on the base ARMv8.0 set, runs a table loop.
 /// </summary>
 public static class LogRecord
 {
