@@ -173,6 +173,11 @@ registry:
   ipfs_gateways:
     - https://trustless-gateway.link
     - https://ipfs.io
+
+log:
+  # What `infra run` writes to stderr (the journal under systemd): debug, info, warn or error and above.
+  # info: start-up, each job's outcome and time, download progress; debug adds every state a job passes through.
+  level: info
 INFRAMIND_CONFIG_EOF
 }
 
