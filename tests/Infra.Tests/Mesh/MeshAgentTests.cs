@@ -195,7 +195,8 @@ public sealed class MeshAgentTests : IAsyncLifetime
 /// The heartbeat-pacing, ack-latency and stall checks measure time on timers of the test process; the real-node test
 /// above builds images and runs containers in the same process (blocking threadpool threads), which delays them, and so
 /// does the rest of the suite: a fresh-clone CI run saw a stalled stream replaced 3,125 ms after the stall (2,521 ms
-/// alone; the bound is 3,000). Never in parallel with each other or with any other test.
+/// alone; the bound is 3,000; the stall test now runs on a 2 s heartbeat, bound 6,000). Never in parallel with each other
+/// or with any other test.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class MeshTimingGroup
