@@ -60,6 +60,9 @@ public sealed class JobRecord
     /// <summary>The model's output value (JSON text, or the text for a `text` schema) once the job ran.</summary>
     public byte[]? Output { get; private set; }
 
+    /// <summary>The board let go of <see cref="Output"/> to keep finished jobs' outputs within its byte budget.</summary>
+    public bool OutputReleased { get; private set; }
+
     /// <summary>Cancels the job's work: `infra drain`, a mesh cancel, or DELETE.</summary>
     public CancellationTokenSource Cancellation { get; } = new();
 
@@ -117,19 +120,43 @@ public sealed class JobRecord
         _board.Retire(this);
         _finished.TrySetResult();
     }
+
+    /// <summary>Drops the output (the receipt, which names its hash, stays); the bytes let go.</summary>
+    internal int ReleaseOutput()
+    {
+        lock (_lock)
+        {
+            int bytes = Output?.Length ?? 0;
+            if (bytes > 0)
+            {
+                Output = null;
+                OutputReleased = true;
+            }
+
+            return bytes;
+        }
+    }
 }
 
 /// <summary>
 /// Every job the node knows in this run: the live ones and a bounded history of finished ones, plus the
 /// watchers of their events. Watchers get a bounded channel each; one that stops reading loses old
-/// events, never blocks a job.
+/// events, never blocks a job. Finished jobs keep their outputs for <c>GET /v1/jobs/{id}</c> up to
+/// <paramref name="outputHistoryBytes"/> in all, the oldest let go first: a thousand finished jobs with outputs at the
+/// runners' 16 MiB cap would otherwise hold 16 GB.
 /// </summary>
-public sealed class JobBoard(TimeProvider time, int historyLimit = 1000)
+public sealed class JobBoard(TimeProvider time, int historyLimit = 1000, long outputHistoryBytes = JobBoard.DefaultOutputHistoryBytes)
 {
+    /// <summary>Twice the runners' output cap (16 MiB): the latest two outputs are always kept, whatever their size.</summary>
+    public const long DefaultOutputHistoryBytes = 32L << 20;
+
     private readonly Dictionary<string, JobRecord> _jobs = new(StringComparer.Ordinal);
     // The unfinished ones apart: the counts below run several times per job and must not walk the history.
     private readonly HashSet<JobRecord> _live = [];
     private readonly Queue<string> _finishedOrder = new();
+    // Finished jobs still holding an output, in the order they finished (the history's order too), and their bytes.
+    private readonly Queue<JobRecord> _holdingOutput = new();
+    private long _outputBytes;
     private readonly List<Channel<JobEvent>> _watchers = [];
     private readonly Lock _lock = new();
 
@@ -229,12 +256,27 @@ public sealed class JobBoard(TimeProvider time, int historyLimit = 1000)
         {
             _live.Remove(record);
             _finishedOrder.Enqueue(record.JobId);
+            if (record.Output is { Length: > 0 } output)
+            {
+                _holdingOutput.Enqueue(record);
+                _outputBytes += output.Length;
+            }
+
             while (_finishedOrder.Count > historyLimit)
             {
                 string old = _finishedOrder.Dequeue();
                 if (_jobs.TryGetValue(old, out JobRecord? gone) && gone.State.IsFinal())
+                {
                     _jobs.Remove(old);
+                    // Both queues run in finish order: a job leaving the history is at the front of the other, if in it.
+                    if (_holdingOutput.TryPeek(out JobRecord? oldest) && oldest == gone)
+                        _outputBytes -= _holdingOutput.Dequeue().ReleaseOutput();
+                }
             }
+
+            // The newest output stays even alone over the budget: its ?wait=true answer is being written.
+            while (_outputBytes > outputHistoryBytes && _holdingOutput.Count > 1)
+                _outputBytes -= _holdingOutput.Dequeue().ReleaseOutput();
         }
     }
 }

@@ -263,6 +263,11 @@ public sealed class PublicRoutes(JobPipeline pipeline, NodeTelemetry telemetry, 
             else
                 json.WriteStringValue(output);
         }
+        else if (record.OutputReleased)
+        {
+            // Finished jobs' outputs are kept up to a byte budget (JobBoard); the receipt still names its hash.
+            json.WriteBoolean("output_released", true);
+        }
 
         if (record.ReceiptJson is { } receipt)
         {
