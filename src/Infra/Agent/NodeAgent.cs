@@ -292,8 +292,10 @@ public sealed class NodeAgent : IAsyncDisposable, IReadiness
     }
 }
 
-/// <summary>The agent's log: one line per event on stderr, prefixed with the level (journald keeps the time).</summary>
-/// <summary>The agent's lines on stderr (the journal under systemd), <c>level: message</c>; below <see cref="Level"/> nothing is written.</summary>
+/// <summary>
+/// The agent's log: one line per event on stderr (the journal under systemd, which keeps the time), <c>level: message</c>;
+/// below <see cref="Level"/> nothing is written.
+/// </summary>
 public sealed class AgentLog(TextWriter output, LogLevel level = LogLevel.Info)
 {
     private readonly Lock _lock = new();

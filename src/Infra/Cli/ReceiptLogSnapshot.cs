@@ -27,8 +27,7 @@ internal sealed record ReceiptLogSnapshot(
             // FileShare.ReadWrite: the agent keeps the file open for appends while we read.
             using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             var log = new LogWindow(file, LogWindow.EndOfContent(file), ReceiptLog.RecoveryWindow);
-            VerifiedPrefix verified = VerifiedPrefix.Load(directory);
-            long verifiedUpTo = verified.Length > 0 && verified.Matches(log) ? verified.Length : 0;
+            long verifiedUpTo = VerifiedPrefix.LoadMatching(directory, log).Length;
             return Parse(directory, log, AckedJobs(log), verifiedUpTo, keepLatest, each);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)

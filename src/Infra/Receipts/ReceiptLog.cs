@@ -672,6 +672,12 @@ public sealed class ReceiptLog : IDisposable
         }
     }
 
+    /// <summary>The job id of a receipt or rejection read whole, its signature recovered to its node; null when it is not.</summary>
+    private static string? CheckedJobId(LogRecordKind kind, ReadOnlySpan<byte> payload) =>
+        kind == LogRecordKind.Receipt
+            ? SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) ? receipt!.JobId : null
+            : SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) ? rejection!.JobId : null;
+
     /// <summary>The top-level <c>job_id</c> of a receipt's or rejection's JSON, or null.</summary>
     private static string? TopLevelJobId(ReadOnlySpan<byte> payload)
     {
@@ -810,7 +816,7 @@ public sealed class ReceiptLog : IDisposable
     /// </summary>
     private RecoveryReport Recover(int window, out long end, out VerifiedPrefix chain)
     {
-        chain = default;
+        chain = _saved = default;
         if (!File.Exists(_path))
         {
             end = 0;
@@ -825,12 +831,13 @@ public sealed class ReceiptLog : IDisposable
             // The zero-filled reserve after the last record is free space: only bytes up to the last non-zero one are read.
             var reader = new LogWindow(file, LogWindow.EndOfContent(file), window);
             // Records a start checked before, unchanged since, are not checked again: one more read of them, no ECDSA.
-            VerifiedPrefix saved = VerifiedPrefix.Load(Directory);
-            long verifiedUpTo = saved.Length > 0 && saved.Matches(reader) ? saved.Length : 0;
-            _saved = verifiedUpTo > 0 ? saved : default;
+            // Their chain is the saved one; the records after it extend it.
+            chain = _saved = VerifiedPrefix.LoadMatching(Directory, reader);
+            long verifiedUpTo = _saved.Length;
             while (offset < reader.ContentEnd)
             {
-                LogRecordStatus status = LogRecord.TryRead(reader.At(offset), out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
+                ReadOnlySpan<byte> data = reader.At(offset);
+                LogRecordStatus status = LogRecord.TryRead(data, out LogRecordKind kind, out ReadOnlySpan<byte> payload, out int size);
                 if (status != LogRecordStatus.Ok)
                 {
                     // Damage at the end (nothing valid after it) is a write the crash cut short; damage with
@@ -856,10 +863,10 @@ public sealed class ReceiptLog : IDisposable
                     bad.Add((offset, size));
                     unreadable++;
                 }
-                else
+                else if (checkSignature)
                 {
                     // The rewrite below keeps exactly the records applied, so this is also the rewritten file's chain.
-                    chain = chain.Extend(reader.At(offset)[..size]);
+                    chain = chain.Extend(data[..size]);
                 }
 
                 offset += size;
@@ -895,9 +902,7 @@ public sealed class ReceiptLog : IDisposable
         {
             case LogRecordKind.Receipt:
             case LogRecordKind.Rejection:
-                jobId = !checkSignature ? TopLevelJobId(payload)
-                    : kind == LogRecordKind.Receipt ? (SignedReceipt.TryParse(payload, out SignedReceipt? receipt, out _) ? receipt!.JobId : null)
-                    : SignedRejection.TryParse(payload, out SignedRejection? rejection, out _) ? rejection!.JobId : null;
+                jobId = checkSignature ? CheckedJobId(kind, payload) : TopLevelJobId(payload);
                 if (jobId is null || Find(file, kind, jobId) >= 0)
                     return false;
                 _index.Add(_index.Hash(jobId), offset, kind);

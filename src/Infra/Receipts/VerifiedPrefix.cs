@@ -35,6 +35,16 @@ internal readonly record struct VerifiedPrefix(long Length, UInt128 Chain)
     }
 
     /// <summary>
+    /// The prefix saved in <paramref name="directory"/> when the log read through <paramref name="log"/> still starts
+    /// with it; the empty prefix (nothing verified) otherwise. What a start of the agent and the CLI's snapshot trust.
+    /// </summary>
+    public static VerifiedPrefix LoadMatching(string directory, LogWindow log)
+    {
+        VerifiedPrefix saved = Load(directory);
+        return saved.Length > 0 && saved.Matches(log) ? saved : default;
+    }
+
+    /// <summary>
     /// Whether the log read through <paramref name="log"/> still starts with this prefix: whole valid records up to
     /// exactly <see cref="Length"/>, chaining to <see cref="Chain"/>.
     /// </summary>

@@ -228,12 +228,7 @@ public sealed class ReceiptsCommandTests : IDisposable
     [Fact]
     public void A_log_damaged_in_the_middle_is_read_up_to_the_damage()
     {
-        string directory = _temp["state/receipts"];
-        using (ReceiptLog log = ReceiptLog.Open(directory))
-        {
-            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-a")));
-            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-b")));
-        }
+        string directory = LogJobs("job-a", "job-b");
 
         byte[] data = File.ReadAllBytes(Path.Combine(directory, ReceiptLog.FileName));
         int second = LogRecord.SizeOf(SignedJson("job-a").Length);
@@ -247,12 +242,7 @@ public sealed class ReceiptsCommandTests : IDisposable
     [Fact]
     public void Signatures_are_checked_after_the_verified_prefix_only_as_the_agent_does()
     {
-        string directory = _temp["state/receipts"];
-        using (ReceiptLog log = ReceiptLog.Open(directory))
-        {
-            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-a")));
-            log.Append(_signer.Sign(ReceiptSamples.Receipt("job-b")));
-        }
+        string directory = LogJobs("job-a", "job-b");
 
         // job-b's record replaced by one whose CRC holds but whose signature no longer matches its content.
         string file = Path.Combine(directory, ReceiptLog.FileName);
@@ -328,6 +318,16 @@ public sealed class ReceiptsCommandTests : IDisposable
 
         e = await Assert.ThrowsAsync<InfraException>(() => ReceiptsCommand.BatchAsync(config, "http://127.0.0.1:1", TextWriter.Null, CancellationToken.None));
         Assert.Contains("cannot reach the node at http://127.0.0.1:1/", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A receipt log under state/receipts holding the given jobs' receipts, closed again; its folder.</summary>
+    private string LogJobs(params string[] jobs)
+    {
+        string directory = _temp["state/receipts"];
+        using ReceiptLog log = ReceiptLog.Open(directory);
+        foreach (string job in jobs)
+            log.Append(_signer.Sign(ReceiptSamples.Receipt(job)));
+        return directory;
     }
 
     private NodeConfig Config()
