@@ -26,10 +26,11 @@ public sealed class BackgroundSha256Tests
         {
             for (int i = 0; i < posts; i++)
             {
-                byte[] chunk = await sha256.RentAsync(CancellationToken.None);
+                Memory<byte> chunk = await sha256.RentAsync(CancellationToken.None);
+                Assert.Equal(chunkBytes, chunk.Length);
                 int count = random.Next(0, chunkBytes + 1); // empty chunks too: the end of a body
-                random.NextBytes(chunk.AsSpan(0, count));
-                all.Write(chunk.AsSpan(0, count));
+                random.NextBytes(chunk.Span[..count]);
+                all.Write(chunk.Span[..count]);
                 sha256.Post(chunk, count);
             }
 
@@ -50,16 +51,16 @@ public sealed class BackgroundSha256Tests
     public async Task The_producer_waits_while_every_chunk_is_out()
     {
         await using var sha256 = new BackgroundSha256(2, 8);
-        byte[] first = await sha256.RentAsync(CancellationToken.None);
-        byte[] second = await sha256.RentAsync(CancellationToken.None);
-        Assert.NotSame(first, second);
+        Memory<byte> first = await sha256.RentAsync(CancellationToken.None);
+        Memory<byte> second = await sha256.RentAsync(CancellationToken.None);
+        Assert.False(first.Equals(second)); // Memory's own equality: the same buffer, offset and length
 
-        ValueTask<byte[]> third = sha256.RentAsync(CancellationToken.None);
+        ValueTask<Memory<byte>> third = sha256.RentAsync(CancellationToken.None);
         await Task.Delay(50);
         Assert.False(third.IsCompleted);
 
         sha256.Post(first, 3); // hashed, then free again
-        Assert.Same(first, await third.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(first.Equals(await third.AsTask().WaitAsync(TimeSpan.FromSeconds(10))));
     }
 
     [Fact]
@@ -75,18 +76,19 @@ public sealed class BackgroundSha256Tests
     public async Task Dispose_without_finishing_stops_the_thread()
     {
         var sha256 = new BackgroundSha256(3, 1 << 16);
-        byte[] chunk = await sha256.RentAsync(CancellationToken.None);
+        Memory<byte> chunk = await sha256.RentAsync(CancellationToken.None);
         sha256.Post(chunk, chunk.Length);
         await sha256.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         await sha256.DisposeAsync(); // twice is harmless
         Assert.Throws<ObjectDisposedException>(() => sha256.Post(chunk, 1));
+        Assert.Throws<ObjectDisposedException>(() => chunk.Span[0]); // unmapped: a late read is refused, not served
     }
 
     [Fact]
     public async Task Misuse_is_refused()
     {
         await using var sha256 = new BackgroundSha256(1, 8);
-        byte[] chunk = await sha256.RentAsync(CancellationToken.None);
+        Memory<byte> chunk = await sha256.RentAsync(CancellationToken.None);
         Assert.Throws<ArgumentOutOfRangeException>(() => sha256.Post(chunk, chunk.Length + 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => sha256.Post(chunk, -1));
         await sha256.FinishAsync();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Threading.Channels;
 using InfraMind.Node.Crypto;
@@ -7,45 +6,46 @@ using InfraMind.Node.Models.Content;
 namespace InfraMind.Node.Models.Fetch;
 
 /// <summary>
-/// A SHA-256 that runs on a thread of its own (<see cref="DedicatedWorker{T}"/>), fed with pooled chunks. The
+/// A SHA-256 that runs on a thread of its own (<see cref="DedicatedWorker{T}"/>), fed with chunks of its own. The
 /// producer rents a chunk (<see cref="RentAsync"/>), fills it, and posts it (<see cref="Post"/>); the hash thread
 /// appends chunks in the order posted and gives each back to the free list. A fixed number of chunks bounds memory
-/// and makes a slow hash slow the producer down.
+/// and makes a slow hash slow the producer down; they are mapped for this hash alone and unmapped at its dispose
+/// (<see cref="MappedChunk"/>), so a finished fetch holds no memory.
 /// </summary>
 internal sealed class BackgroundSha256 : IAsyncDisposable
 {
     private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly byte[][] _chunks;
-    private readonly Channel<byte[]> _free = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly DedicatedWorker<(byte[] Chunk, int Count)> _worker;
+    private readonly MappedChunk[] _chunks;
+    private readonly Channel<Memory<byte>> _free = Channel.CreateUnbounded<Memory<byte>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly DedicatedWorker<(Memory<byte> Chunk, int Count)> _worker;
     private bool _completed;
     private bool _disposed;
     private long _bytes;
 
     /// <param name="chunks">How many chunks may be filled, queued or hashed at once.</param>
-    /// <param name="chunkBytes">The least size of each chunk.</param>
+    /// <param name="chunkBytes">The size of each chunk.</param>
     public BackgroundSha256(int chunks, int chunkBytes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunks, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
-        _chunks = new byte[chunks][];
+        _chunks = new MappedChunk[chunks];
         for (int i = 0; i < chunks; i++)
         {
-            _chunks[i] = ArrayPool<byte>.Shared.Rent(chunkBytes);
-            _free.Writer.TryWrite(_chunks[i]);
+            _chunks[i] = new MappedChunk(chunkBytes);
+            _free.Writer.TryWrite(_chunks[i].Memory);
         }
 
-        _worker = new DedicatedWorker<(byte[], int)>(chunks, Hash);
+        _worker = new DedicatedWorker<(Memory<byte>, int)>(chunks, Hash);
     }
 
     /// <summary>Bytes posted so far.</summary>
     public long Bytes => _bytes;
 
-    /// <summary>A free chunk (at least the size asked for at construction), to fill and <see cref="Post"/>.</summary>
-    public ValueTask<byte[]> RentAsync(CancellationToken cancellationToken) => _free.Reader.ReadAsync(cancellationToken);
+    /// <summary>A free chunk (the size asked for at construction), to fill and <see cref="Post"/>.</summary>
+    public ValueTask<Memory<byte>> RentAsync(CancellationToken cancellationToken) => _free.Reader.ReadAsync(cancellationToken);
 
     /// <summary>Queues <paramref name="chunk"/>[0..count) for the hash; the chunk is the hasher's until it is free again.</summary>
-    public void Post(byte[] chunk, int count)
+    public void Post(Memory<byte> chunk, int count)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_completed)
@@ -69,23 +69,23 @@ internal sealed class BackgroundSha256 : IAsyncDisposable
         return digest;
     }
 
-    /// <summary>Stops the hash thread, waits for it (no chunk is read after this returns) and gives the chunks back to the pool.</summary>
+    /// <summary>Stops the hash thread, waits for it (no chunk is read after this returns) and unmaps the chunks.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
             return;
         _disposed = true;
         await _worker.DisposeAsync().ConfigureAwait(false);
-        foreach (byte[] chunk in _chunks)
-            ArrayPool<byte>.Shared.Return(chunk);
+        foreach (MappedChunk chunk in _chunks)
+            ((IDisposable)chunk).Dispose();
         _sha256.Dispose();
     }
 
-    private void Hash((byte[] Chunk, int Count) posted)
+    private void Hash((Memory<byte> Chunk, int Count) posted)
     {
         try
         {
-            _sha256.AppendData(posted.Chunk.AsSpan(0, posted.Count));
+            _sha256.AppendData(posted.Chunk.Span[..posted.Count]);
         }
         catch (CryptographicException e)
         {

@@ -97,7 +97,7 @@ public sealed class HttpBundleFetcher(HttpClient http, TimeSpan? stallTimeout = 
     private const int Chunks = 4;
 
     /// <summary>
-    /// Read ∥ hash over pooled 1 MiB chunks. This method fills a chunk from the body, writes it to the file at its
+    /// Read ∥ hash over 1 MiB chunks. This method fills a chunk from the body, writes it to the file at its
     /// offset (a copy into the page cache, ≈ 0.4 ms, on the thread that read it, so the bytes are still in its cache)
     /// and posts it to <see cref="BackgroundSha256"/>, whose own thread hashes the chunks in order while the next
     /// one is read. Two busy threads for two cores: the hash alone on one, socket read and file write on the other.
@@ -116,11 +116,11 @@ public sealed class HttpBundleFetcher(HttpClient http, TimeSpan? stallTimeout = 
             bool ended = false;
             while (!ended)
             {
-                byte[] chunk = await sha256.RentAsync(token).ConfigureAwait(false);
+                Memory<byte> chunk = await sha256.RentAsync(token).ConfigureAwait(false);
                 int filled = 0;
                 while (filled < ChunkBytes)
                 {
-                    int read = await body.ReadAsync(chunk.AsMemory(filled, ChunkBytes - filled), token).ConfigureAwait(false);
+                    int read = await body.ReadAsync(chunk[filled..], token).ConfigureAwait(false);
                     if (read == 0)
                     {
                         ended = true;
@@ -135,7 +135,7 @@ public sealed class HttpBundleFetcher(HttpClient http, TimeSpan? stallTimeout = 
                     throw new FetchException($"the bundle is over the {maxBytes}-byte limit");
                 if (filled > 0)
                 {
-                    RandomAccess.Write(file, chunk.AsSpan(0, filled), total);
+                    RandomAccess.Write(file, chunk.Span[..filled], total);
                     total += filled;
                     sha256.Post(chunk, filled);
                 }
