@@ -29,10 +29,21 @@ internal sealed class BackgroundSha256 : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(chunks, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 1);
         _chunks = new MappedChunk[chunks];
-        for (int i = 0; i < chunks; i++)
+        try
         {
-            _chunks[i] = new MappedChunk(chunkBytes);
-            _free.Writer.TryWrite(_chunks[i].Memory);
+            for (int i = 0; i < chunks; i++)
+            {
+                _chunks[i] = new MappedChunk(chunkBytes);
+                _free.Writer.TryWrite(_chunks[i].Memory);
+            }
+        }
+        catch
+        {
+            // A mapping the kernel refused must not leak the ones made before it.
+            foreach (MappedChunk? made in _chunks)
+                ((IDisposable?)made)?.Dispose();
+            _sha256.Dispose();
+            throw;
         }
 
         _worker = new DedicatedWorker<(Memory<byte>, int)>(chunks, Hash);

@@ -11,9 +11,10 @@ namespace InfraMind.Node.Models.Fetch;
 /// the moment the fetch ends.
 /// </summary>
 /// <remarks>
-/// Whoever holds its <see cref="Memory{T}"/> must be done with it before the dispose: a read after it faults instead of
-/// reading another owner's bytes. The one user, <see cref="BackgroundSha256"/>, disposes its chunks after its hash
-/// thread has stopped and its producer has stopped posting.
+/// Whoever holds its <see cref="Memory{T}"/> must be done with it before the dispose: a use of the Memory after it is
+/// refused (ObjectDisposedException), and a span taken before it faults, where a pooled array would have handed over
+/// another owner's bytes. The one user, <see cref="BackgroundSha256"/>, disposes its chunks after its hash thread has
+/// stopped and its producer has stopped posting.
 /// </remarks>
 internal sealed unsafe class MappedChunk : MemoryManager<byte>
 {
