@@ -8,7 +8,11 @@ using InfraMind.Node.Tests.Support;
 
 namespace InfraMind.Node.Tests.Listener;
 
-/// <summary>Keep-alive, 100-continue, streaming, errors, drain, Unix sockets, and real clients (curl, wrk, h2load).</summary>
+/// <summary>
+/// Keep-alive, 100-continue, streaming, errors, drain, Unix sockets, and real clients (curl, wrk, h2load). wrk loads the
+/// process and the drain checks are timed, so the class runs alone (<see cref="TimingGroup"/>).
+/// </summary>
+[Collection(TimingGroup.Name)]
 public class ServerBehaviourTests
 {
     private static async Task<(int Exit, string Out, string Err)> Run(string file, params string[] args)

@@ -18,7 +18,7 @@ namespace InfraMind.Node.Tests.Mesh;
 /// (tools/Scheduler) over real sockets, registers, heartbeats, runs the jobs the scheduler assigns and delivers
 /// every receipt until it is acknowledged; the scheduler verifies the hello and receipt signatures.
 /// </summary>
-[Collection(MeshTimingGroup.Name)]
+[Collection(TimingGroup.Name)]
 #pragma warning disable CA1001 // disposed in IAsyncLifetime.DisposeAsync, which xunit calls
 public sealed class MeshAgentTests : IAsyncLifetime
 #pragma warning restore CA1001
@@ -189,17 +189,4 @@ public sealed class MeshAgentTests : IAsyncLifetime
         (await File.ReadAllLinesAsync(_dir["receipts.jsonl"]))
             .Select(l => JsonDocument.Parse(l).RootElement.Clone())
             .ToDictionary(r => r.GetProperty("job_id").GetString()!, StringComparer.Ordinal);
-}
-
-/// <summary>
-/// The heartbeat-pacing, ack-latency and stall checks measure time on timers of the test process; the real-node test
-/// above builds images and runs containers in the same process (blocking threadpool threads), which delays them, and so
-/// does the rest of the suite: a fresh-clone CI run saw a stalled stream replaced 3,125 ms after the stall (2,521 ms
-/// alone; the bound is 3,000; the stall test now runs on a 2 s heartbeat, bound 6,000). Never in parallel with each other
-/// or with any other test.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class MeshTimingGroup
-{
-    public const string Name = "mesh timing";
 }

@@ -10,7 +10,7 @@ using Wire = InfraMind.Node.Protos.Mesh;
 namespace InfraMind.Node.Tests.Mesh;
 
 /// <summary>The mesh link against the reference scheduler (tools/Scheduler) over real sockets (CONTRACT.md §5, issue #7).</summary>
-[Collection(MeshTimingGroup.Name)]
+[Collection(TimingGroup.Name)]
 #pragma warning disable CA1001 // disposed in IAsyncLifetime.DisposeAsync, which xunit calls
 public sealed class MeshLinkSchedulerTests : IAsyncLifetime
 #pragma warning restore CA1001
