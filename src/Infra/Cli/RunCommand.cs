@@ -44,6 +44,8 @@ public static class RunCommand
         await using NodeAgent agent = await NodeAgent.StartAsync(config, key, log, stop).ConfigureAwait(false);
         systemd.Ready($"serving on {agent.PublicEndPoint} as {key.Address}");
         log.Info("ready");
+        StartupPageRelease.Outcome released = StartupPageRelease.Run();
+        log.Info($"start-up pages unmapped: {released.ReleasedKiB / 1024.0:F1} MiB of code and read-only data in {released.Regions} mappings (they stay in the page cache)");
         using var running = CancellationTokenSource.CreateLinkedTokenSource(stop, agent.Stopping);
         try
         {
