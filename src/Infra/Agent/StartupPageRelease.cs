@@ -8,8 +8,9 @@ namespace InfraMind.Node.Agent;
 /// 64 KiB around each page a start touches (config, key, receipt log recovery, engine probe, every one-time path), so an
 /// idle node counted about 8 MB of its 11 MB executable and 3 MB of libcrypto as resident. The pages stay in the page
 /// cache; what the node goes on using comes back at the next touch as a minor fault (no disk read), and what it does not
-/// use stops counting against it. Measured: idle 19.7 → 13.6–14.3 MiB; the soak's peak 35.4–37.5 → 31.5–33.8 MiB with
-/// jobs per second unchanged (bench/README.md, "Start-up pages").
+/// use stops counting against it. Measured: an idle node 19.5–19.8 → 17.4–17.6 MiB once its periodic work has run (14.0
+/// MiB in its first 20 s); the soak's peak 35.4–37.5 → 31.5–33.8 MiB with jobs per second unchanged (bench/README.md,
+/// "Start-up pages").
 /// </summary>
 /// <remarks>
 /// Only mappings of a file, not writable, with no private copy of any page (smaps' <c>Anonymous: 0 kB</c>): for those
