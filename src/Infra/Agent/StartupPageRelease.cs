@@ -13,7 +13,8 @@ namespace InfraMind.Node.Agent;
 /// "Start-up pages").
 /// </summary>
 /// <remarks>
-/// Only mappings of a file, not writable, with no private copy of any page (smaps' <c>Anonymous: 0 kB</c>): for those
+/// Only mappings of a file, not writable, with no private copy of any page, resident or swapped out (smaps'
+/// <c>Anonymous: 0 kB</c> and <c>Swap: 0 kB</c>): for those
 /// madvise(MADV_DONTNEED) only unmaps, and a refault reads the same bytes back. Passed over: a private mapping with
 /// private copies (the loader's relocated read-only data, RELRO) would lose them; locked and device mappings (flags
 /// lo, io, pf, mm; paths under /dev/) need not fault back in; and files that are deleted or memfds (the JIT's double
@@ -73,14 +74,14 @@ public static class StartupPageRelease
 
     /// <summary>
     /// The mappings of an smaps listing that are safe to release. A mapping whose header or fields do not parse, or
-    /// whose <c>Anonymous</c> line is missing (a listing cut short), is left alone.
+    /// whose <c>Anonymous</c> or <c>Swap</c> line is missing (a listing cut short), is left alone.
     /// </summary>
     public static List<Region> Eligible(TextReader smaps)
     {
         var regions = new List<Region>();
         Region? current = null;
         bool safe = false;
-        long anonymousKiB = -1;
+        long anonymousKiB = -1, swapKiB = -1;
         string? line;
         while ((line = smaps.ReadLine()) is not null)
         {
@@ -90,6 +91,7 @@ public static class StartupPageRelease
                 current = header;
                 safe = readOnly;
                 anonymousKiB = -1;
+                swapKiB = -1;
             }
             else if (current is { } region)
             {
@@ -97,6 +99,8 @@ public static class StartupPageRelease
                     current = region with { ResidentKiB = rss };
                 else if (TryField(line, "Anonymous:", out long anonymous))
                     anonymousKiB = anonymous;
+                else if (TryField(line, "Swap:", out long swap))
+                    swapKiB = swap;
                 else if (line.StartsWith("VmFlags:", StringComparison.Ordinal) && HasSpecialFlag(line))
                     safe = false;
             }
@@ -107,7 +111,7 @@ public static class StartupPageRelease
 
         void Keep()
         {
-            if (current is { } region && safe && anonymousKiB == 0)
+            if (current is { } region && safe && anonymousKiB == 0 && swapKiB == 0)
                 regions.Add(region);
             current = null;
         }

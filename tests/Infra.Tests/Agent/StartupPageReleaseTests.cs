@@ -17,10 +17,10 @@ public sealed partial class StartupPageReleaseTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static string Mapping(string header, long rssKiB, long? anonymousKiB, string flags = "rd ex mr mw me") =>
+    private static string Mapping(string header, long rssKiB, long? anonymousKiB, string flags = "rd ex mr mw me", long swapKiB = 0) =>
         $"{header}\nSize:                 64 kB\nRss:                 {rssKiB} kB\n"
         + (anonymousKiB is { } a ? $"Anonymous:           {a} kB\n" : string.Empty)
-        + $"VmFlags: {flags}\n";
+        + $"AnonHugePages:         0 kB\nSwap:                {swapKiB} kB\nSwapPss:               0 kB\nVmFlags: {flags}\n";
 
     [Fact]
     public void Only_clean_read_only_mappings_of_files_on_disk_are_eligible()
@@ -29,6 +29,7 @@ public sealed partial class StartupPageReleaseTests : IDisposable
             Mapping("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234                       /usr/local/bin/infra", 900, 0),
             Mapping("55d0c6b00000-55d0c6b10000 r--p 00100000 08:01 1234                       /usr/local/bin/infra", 64, 0),
             Mapping("55d0c6b10000-55d0c6b20000 r--p 00110000 08:01 1234                       /usr/local/bin/infra", 64, 12), // RELRO: relocated by the loader
+            Mapping("55d0c6b10000-55d0c6b20000 r--p 00110000 08:01 1235                       /usr/lib/swapped.so", 0, 0, swapKiB: 8), // its relocated pages swapped out
             Mapping("55d0c6b20000-55d0c6b30000 rw-p 00120000 08:01 1234                       /usr/local/bin/infra", 64, 0),
             Mapping("7f0000000000-7f0000100000 rw-p 00000000 00:00 0 ", 1024, 1024),
             Mapping("7f0000100000-7f0000200000 r-xp 00000000 08:01 77                         /opt/with space/lib.so", 128, 0),
@@ -50,14 +51,15 @@ public sealed partial class StartupPageReleaseTests : IDisposable
 
     [Theory]
     [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\n")] // cut before its Anonymous line
-    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: lots\n")]
-    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 MB\n")]
-    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: -0 kB\n")]
-    [InlineData("zz-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\n")]
-    [InlineData("55d0c6b00000-55d0c6a00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\n")] // ends before it starts
-    [InlineData("55d0c6a00000-55d0c6b00000 r-x 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\n")]
-    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234\nRss: 4 kB\nAnonymous: 0 kB\n")] // no path
-    [InlineData("Anonymous: 0 kB\nRss: 4 kB\n\0\0garbage\n")]
+    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\n")] // cut before its Swap line
+    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: lots\nSwap: 0 kB\n")]
+    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 MB\nSwap: 0 kB\n")]
+    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: -0 kB\nSwap: 0 kB\n")]
+    [InlineData("zz-55d0c6b00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\nSwap: 0 kB\n")]
+    [InlineData("55d0c6b00000-55d0c6a00000 r-xp 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\nSwap: 0 kB\n")] // ends before it starts
+    [InlineData("55d0c6a00000-55d0c6b00000 r-x 00000000 08:01 1234 /bin/x\nRss: 4 kB\nAnonymous: 0 kB\nSwap: 0 kB\n")]
+    [InlineData("55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234\nRss: 4 kB\nAnonymous: 0 kB\nSwap: 0 kB\n")] // no path
+    [InlineData("Anonymous: 0 kB\nRss: 4 kB\n\0\0garbage\nSwap: 0 kB\n")]
     [InlineData("")]
     public void Malformed_or_truncated_listings_release_nothing(string smaps) =>
         Assert.Empty(StartupPageRelease.Eligible(new StringReader(smaps)));
