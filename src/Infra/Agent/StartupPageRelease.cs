@@ -85,11 +85,11 @@ public static class StartupPageRelease
         string? line;
         while ((line = smaps.ReadLine()) is not null)
         {
-            if (TryHeader(line, out Region header, out bool readOnly))
+            if (TryHeader(line, out Region header, out bool releasable))
             {
                 Keep();
                 current = header;
-                safe = readOnly;
+                safe = releasable;
                 anonymousKiB = -1;
                 swapKiB = -1;
             }
@@ -117,12 +117,15 @@ public static class StartupPageRelease
         }
     }
 
-    // "55d0c6a00000-55d0c6b00000 r-xp 00000000 08:01 1234   /usr/local/bin/infra": a file's mapping has a path that
-    // starts with '/' ([heap], [stack], [vdso] and anonymous ones do not); the path may hold spaces.
-    private static bool TryHeader(string line, out Region region, out bool readOnly)
+    /// <summary>
+    /// One mapping's line of /proc/PID/maps (or the first of its smaps entry), e.g. "55d0c6a00000-55d0c6b00000 r-xp
+    /// 00000000 08:01 1234   /usr/local/bin/infra". <paramref name="releasable"/>: not writable, and a file on disk (a
+    /// path that starts with '/': [heap], [stack], [vdso] and anonymous mappings have none; the path may hold spaces).
+    /// </summary>
+    internal static bool TryHeader(string line, out Region region, out bool releasable)
     {
         region = default;
-        readOnly = false;
+        releasable = false;
         string[] fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
         if (fields.Length < 5)
             return false;
@@ -136,7 +139,7 @@ public static class StartupPageRelease
         }
 
         string path = fields.Length == 6 ? fields[5].Trim() : string.Empty;
-        readOnly = fields[1][1] == '-' && path.StartsWith('/') && !path.StartsWith("/dev/", StringComparison.Ordinal)
+        releasable = fields[1][1] == '-' && path.StartsWith('/') && !path.StartsWith("/dev/", StringComparison.Ordinal)
             && !path.StartsWith("/memfd:", StringComparison.Ordinal) && !path.EndsWith(" (deleted)", StringComparison.Ordinal);
         region = new Region(start, end, 0, path);
         return true;

@@ -8,7 +8,7 @@ internal static partial class Libc
     public const int PROT_WRITE = 0x2;
     public const int MAP_PRIVATE = 0x02;
     public const int MAP_ANONYMOUS = 0x20; // the same on x86-64 and arm64 Linux
-    public static readonly nint MAP_FAILED = -1;
+    public const nint MAP_FAILED = -1;
 
     /// <summary>mmap(2): anonymous memory that munmap gives back to the kernel at once (see MappedChunk).</summary>
     [LibraryImport("libc.so.6", EntryPoint = "mmap", SetLastError = true)]

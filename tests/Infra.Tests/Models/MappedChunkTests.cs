@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Globalization;
+using InfraMind.Node.Agent;
 using InfraMind.Node.Models.Fetch;
 
 namespace InfraMind.Node.Tests.Models;
@@ -34,18 +34,8 @@ public sealed class MappedChunkTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new MappedChunk(0));
     }
 
-    private static bool IsMapped(nint address)
-    {
-        foreach (string line in File.ReadLines("/proc/self/maps"))
-        {
-            int dash = line.IndexOf('-', StringComparison.Ordinal);
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            ulong start = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            ulong end = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            if ((ulong)address >= start && (ulong)address < end)
-                return true;
-        }
-
-        return false;
-    }
+    private static bool IsMapped(nint address) =>
+        File.ReadLines("/proc/self/maps").Any(line =>
+            StartupPageRelease.TryHeader(line, out StartupPageRelease.Region mapping, out _)
+            && (ulong)address >= mapping.Start && (ulong)address < mapping.End);
 }
